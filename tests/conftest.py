@@ -1,0 +1,134 @@
+"""Shared fixtures: real local servers over HTTP (moto's server), an isolated Airflow home per test process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = REPO_ROOT.parent / "shared"
+REFERENCE_DIR = SHARED_DIR / "reference"
+TEST_REGION = "eu-west-2"
+
+# Airflow reads its configuration at import: give every test process (xdist worker) its own home before
+# anything imports airflow, so that tests never touch ~/airflow and never share a sqlite file.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="rdfox-pipeline-airflow-"))
+os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO_ROOT / "plugins"))
+os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(_AIRFLOW_HOME / "logs"))
+# Never let a test reach real AWS, whatever the developer's environment holds.
+for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_var, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - moto's dummy credentials
+os.environ["AWS_DEFAULT_REGION"] = TEST_REGION
+
+
+def free_port() -> int:
+    """A TCP port that was free on loopback a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited early with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback URL built by the tests
+                return
+        except urllib.error.HTTPError:
+            return  # it answered: that is all we wait for
+        except OSError as exc:
+            last = exc
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s: {last}")
+
+
+def start_process(args: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    log = open(log_path, "wb")  # noqa: SIM115 - closed when the process is stopped
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env or os.environ.copy())
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's server (S3, SNS, SQS, DynamoDB, SSM, ...) as a real HTTP endpoint; yields its URL."""
+    port = free_port()
+    log_dir = tmp_path_factory.mktemp("moto")
+    moto_bin = str(Path(sys.executable).with_name("moto_server"))
+    proc = start_process([moto_bin, "-H", "127.0.0.1", "-p", str(port)], log_dir / "moto.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/moto-api/", proc=proc)
+        yield url
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture
+def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point every boto3 client of this test at moto's server (boto3 honours AWS_ENDPOINT_URL)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", TEST_REGION)
+    return moto_server
+
+
+@pytest.fixture
+def aws_default_connection(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Airflow's `aws_default` connection, from the environment, pointing at moto's server."""
+    import json
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": aws_endpoint, "region_name": TEST_REGION},
+            }
+        ),
+    )
+    return "aws_default"
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    return REFERENCE_DIR
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """This test process's Airflow metadata database (sqlite), migrated once; yields AIRFLOW_HOME.
+
+    Airflow 3's ``dag.test()`` needs the DAG serialized in this database: run ``airflow dags test`` (or
+    ``airflow dags reserialize``) with AIRFLOW__CORE__DAGS_FOLDER pointing at the DAG's folder first.
+    """
+    home = Path(os.environ["AIRFLOW_HOME"])
+    airflow_bin = str(Path(sys.executable).with_name("airflow"))
+    subprocess.run([airflow_bin, "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+    return home
