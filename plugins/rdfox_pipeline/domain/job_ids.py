@@ -26,7 +26,9 @@ class JobId:
 
 def format_job_id(dataset: str, day: date, seq: int, delim: str = DEFAULT_DELIMITER) -> str:
     if not dataset or delim in dataset:
-        raise ValueError(f"dataset {dataset!r} must be non-empty and must not contain the delimiter {delim!r}")
+        raise ValueError(
+            f"dataset {dataset!r} must be non-empty and must not contain the delimiter {delim!r}"
+        )
     if seq < 0:
         raise ValueError(f"job sequence number must be >= 0, got {seq}")
     return JobId(dataset, day, seq).format(delim)

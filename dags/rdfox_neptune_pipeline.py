@@ -1,0 +1,165 @@
+"""rdfox_neptune_pipeline: one RDFox reasoning job, from its jobspec to Amazon Neptune, with a job record and
+a notification at the end.
+
+Parse-time rules (MWAA parses this file constantly): no I/O, nothing read from AWS, only light imports. The
+only input read here is an environment variable (the SQS queue of the asset watcher); every setting is read
+when a task runs.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, Param
+
+DAG_ID = "rdfox_neptune_pipeline"
+POOL = "rdfox_pods"
+# The SQS queue that the input bucket's "object created" notifications go to (see docs/s3-events.md). Read
+# from the environment (no I/O); when unset, runs start only from the UI, the REST API or the CLI.
+JOBSPEC_QUEUE_ENV = "RDFOX_PIPELINE_JOBSPEC_QUEUE_URL"
+
+DOC_MD = """
+### RDFox -> Neptune pipeline
+
+One run = one job. The jobspec comes from the run's conf (`jobspec`, inline), from an S3 location
+(`jobspec_uri`), or from an upload of `<dataset>/<name>.rdfoxjob.json` to the input bucket (asset watcher on
+the bucket's SQS notification queue).
+
+| task | what | job status |
+| --- | --- | --- |
+| wait_for_jobspec | deferrable wait for the jobspec object (skipped when inline) | |
+| register_job | validate the jobspec, allocate the job id | CREATED / SCHEDULE_FAILED |
+| reason | the RDFox pod (prepare, rdfox, publish), pool `rdfox_pods` | SCHEDULED / INFERENCE_FAILED |
+| parse_rdfox_log | deferrable wait for rdfox.log in S3, parse it | INFERENCE_COMPLETE / INFERENCE_FAILED |
+| start_neptune_load | POST /loader on the job's `data/` prefix (idempotent) | NEPTUNE_LOAD_* |
+| wait_for_neptune_load | deferrable poll of GET /loader/{loadId} | NEPTUNE_LOAD_COMPLETED / failure |
+| notify | SNS success summary | SUCCESS_NOTIFICATION_SENT |
+| notify_failure | SNS error summary when anything failed | ERROR_NOTIFICATION_SENT |
+
+Job records: DynamoDB (JOB_TABLE_NAME); settings: SSM `/parameter/pipeline_control/`, then environment.
+"""
+
+JOBSPEC_DESCRIPTION = (
+    "The jobspec itself, as a JSON object (new form, e.g. "
+    '{"dataset": "SAMPLE", "resources": {"cores": 2, "memory": "2Gi"}}, or the old flat form). '
+    "Leave empty ({}) to give jobspec_uri instead."
+)
+JOBSPEC_URI_DESCRIPTION = (
+    "Where the jobspec is, when it is not given inline: s3://<bucket>/<dataset>/<name>.rdfoxjob.json, "
+    "<dataset>/<name>.rdfoxjob.json in the input bucket. The run waits (deferred) until the object exists."
+)
+
+
+def _schedule() -> list | None:
+    """Asset-driven runs when the jobspec queue is configured; otherwise manual/API runs only."""
+    queue_url = os.environ.get(JOBSPEC_QUEUE_ENV, "").strip()
+    if not queue_url:
+        return None
+    # Imported only when used: the messaging provider initialises its queue registry at import.
+    from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
+    from airflow.sdk import Asset, AssetWatcher
+
+    trigger = MessageQueueTrigger(
+        scheme="sqs",
+        sqs_queue=queue_url,
+        aws_conn_id="aws_default",
+        max_messages=1,  # one S3 event per asset event, so that one upload makes one run
+        wait_time_seconds=10,
+        waiter_delay=5,
+    )
+    return [
+        Asset(name="rdfox_jobspec_uploads", watchers=[AssetWatcher(name="jobspec_queue", trigger=trigger)])
+    ]
+
+
+with DAG(
+    dag_id=DAG_ID,
+    description="Run an RDFox reasoning job on Kubernetes and bulk-load its findings into Amazon Neptune",
+    doc_md=DOC_MD,
+    schedule=_schedule(),
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=8,  # each run holds one pod slot at most (pool rdfox_pods) and otherwise only deferrals
+    max_active_tasks=16,
+    tags=["rdfox", "neptune", "reasoning"],
+    default_args={"owner": "rdfox-pipeline", "retries": 0, "retry_delay": timedelta(minutes=1)},
+    params={
+        "jobspec": Param(
+            {}, type=["object", "null"], title="Jobspec (inline)", description=JOBSPEC_DESCRIPTION
+        ),
+        "jobspec_uri": Param(
+            "",
+            type=["string", "null"],
+            title="Jobspec location",
+            description=JOBSPEC_URI_DESCRIPTION,
+            pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+|[A-Za-z0-9][^:\s]*)?$",
+        ),
+    },
+    render_template_as_native_obj=True,
+) as dag:
+    from rdfox_pipeline.operators.job_notification import JobNotificationOperator
+    from rdfox_pipeline.operators.job_registration import JobspecKeySensor, RegisterJobOperator
+    from rdfox_pipeline.operators.neptune_load import NeptuneBulkLoadOperator
+    from rdfox_pipeline.operators.rdfox_pod import RdfoxPodOperator
+    from rdfox_pipeline.sensors.neptune_load_status import NeptuneLoadStatusSensor
+    from rdfox_pipeline.sensors.rdfox_log import RdfoxLogSensor
+
+    wait_for_jobspec = JobspecKeySensor(task_id="wait_for_jobspec", deferrable=True)
+    # A skipped wait (inline jobspec) must still let registration run; a failed wait must not.
+    register_job = RegisterJobOperator(task_id="register_job", trigger_rule="none_failed", retries=0)
+    registration = register_job.output
+    reason = RdfoxPodOperator(
+        task_id="reason",
+        registration=registration,
+        pool=POOL,
+        retries=0,  # a failed pod has already recorded INFERENCE_FAILED; reruns are a person's decision
+        execution_timeout=timedelta(hours=48),
+    )
+    parse_rdfox_log = RdfoxLogSensor(task_id="parse_rdfox_log", registration=registration, retries=0)
+    start_neptune_load = NeptuneBulkLoadOperator(
+        task_id="start_neptune_load",
+        job_id="{{ ti.xcom_pull(task_ids='register_job')['job_id'] }}",
+        retries=3,  # safe: the operator reuses the load already recorded for this job
+        retry_delay=timedelta(seconds=30),
+    )
+    wait_for_neptune_load = NeptuneLoadStatusSensor(
+        task_id="wait_for_neptune_load",
+        load_id=start_neptune_load.output,
+        job_id="{{ ti.xcom_pull(task_ids='register_job')['job_id'] }}",
+        retries=2,  # polling is read-only
+    )
+    notify = JobNotificationOperator(
+        task_id="notify",
+        outcome="success",
+        job_id="{{ ti.xcom_pull(task_ids='register_job')['job_id'] }}",
+    )
+    notify_failure = JobNotificationOperator(
+        task_id="notify_failure",
+        outcome="failure",
+        # The job id: from register_job's XCom, or from the failed_job_id it pushed when the jobspec was
+        # invalid; None when no job could be registered at all (the operator still notifies).
+        job_id=(
+            "{{ (ti.xcom_pull(task_ids='register_job') or {}).get('job_id') "
+            "or ti.xcom_pull(task_ids='register_job', key='failed_job_id') }}"
+        ),
+        trigger_rule="one_failed",
+    )
+
+    (
+        wait_for_jobspec
+        >> register_job
+        >> reason
+        >> parse_rdfox_log
+        >> start_neptune_load
+        >> wait_for_neptune_load
+        >> notify
+    )
+    [
+        register_job,
+        reason,
+        parse_rdfox_log,
+        start_neptune_load,
+        wait_for_neptune_load,
+        notify,
+    ] >> notify_failure

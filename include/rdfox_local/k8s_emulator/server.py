@@ -1,0 +1,525 @@
+"""The HTTP side: routes of the Kubernetes REST API onto the store and the pod runners."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from rdfox_local.k8s_emulator import logs as container_logs
+from rdfox_local.k8s_emulator.clock import rfc3339
+from rdfox_local.k8s_emulator.images import ImageMap
+from rdfox_local.k8s_emulator.kubelet import NODE_IP, NODE_NAME, PodRunner
+from rdfox_local.k8s_emulator.patch import apply_patch
+from rdfox_local.k8s_emulator.selectors import SelectorError, field_selector, label_selector
+from rdfox_local.k8s_emulator.store import Conflict, NotFound, Store
+
+WATCH_DEFAULT_SECONDS = 300
+POLL_SECONDS = 0.2
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+# (api prefix, plural, kind, apiVersion): what the emulator stores.
+RESOURCES = {
+    ("api/v1", "pods"): ("Pod", "v1"),
+    ("api/v1", "events"): ("Event", "v1"),
+    ("api/v1", "services"): ("Service", "v1"),
+    ("apis/apps/v1", "deployments"): ("Deployment", "apps/v1"),
+}
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+
+
+class Cluster:
+    """The emulated cluster: the store, the node, and one runner per live pod."""
+
+    def __init__(
+        self,
+        *,
+        images: ImageMap,
+        secrets_dir: Path,
+        state_dir: Path,
+        environ: Mapping[str, str],
+        instance_type: str = "emulated.local",
+    ) -> None:
+        self.store = Store()
+        self.images = images
+        self.secrets_dir = secrets_dir
+        self.state_dir = state_dir
+        self.environ = dict(environ)
+        self.instance_type = instance_type
+        self.runners: dict[tuple[str, str], PodRunner] = {}
+        self._lock = threading.Lock()
+        self._audit_lock = threading.Lock()
+
+    def node(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": NODE_NAME,
+                "uid": "emulated-node",
+                "resourceVersion": "1",
+                "labels": {
+                    "kubernetes.io/hostname": NODE_NAME,
+                    "kubernetes.io/os": "linux",
+                    "node.kubernetes.io/instance-type": self.instance_type,
+                    "beta.kubernetes.io/instance-type": self.instance_type,
+                },
+            },
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": NODE_IP}],
+                "conditions": [{"type": "Ready", "status": "True"}],
+            },
+        }
+
+    def create_pod(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        spec = body.get("spec") or {}
+        if not spec.get("containers"):
+            raise ApiError(422, "Invalid", "Pod is invalid: spec.containers: Required value")
+        names = [c.get("name") for c in [*(spec.get("initContainers") or []), *spec["containers"]]]
+        if len(set(names)) != len(names) or not all(names):
+            raise ApiError(422, "Invalid", "Pod is invalid: container names must be unique and non-empty")
+        body.setdefault("status", {"phase": "Pending", "qosClass": "BestEffort"})
+        created = self.create("pods", namespace, body)
+        runner = PodRunner(
+            self.store,
+            namespace,
+            created["metadata"]["name"],
+            images=self.images,
+            secrets_dir=self.secrets_dir,
+            state_dir=self.state_dir,
+            environ=self.environ,
+        )
+        with self._lock:
+            self.runners[(namespace, created["metadata"]["name"])] = runner
+        runner.start()
+        return created
+
+    def create(self, plural: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        meta = body.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        name = meta.get("name") or ""
+        if len(name) > 253 or not _NAME_RE.match(name):
+            raise ApiError(
+                422, "Invalid", f"metadata.name: Invalid value: {name!r}: a lowercase RFC 1123 subdomain"
+            )
+        try:
+            return self.store.create(plural, namespace, body)
+        except Conflict:
+            raise ApiError(409, "AlreadyExists", f'{plural} "{name}" already exists') from None
+
+    def delete(self, plural: str, namespace: str, name: str, grace: float | None) -> dict[str, Any]:
+        with self._lock:
+            runner = self.runners.pop((namespace, name), None) if plural == "pods" else None
+        if runner is not None:
+            runner.stop(min(grace if grace is not None else 30.0, 5.0))
+        try:
+            obj = self.store.delete(plural, namespace, name)
+        except NotFound:
+            raise ApiError(404, "NotFound", f'{plural} "{name}" not found') from None
+        obj["metadata"]["deletionTimestamp"] = rfc3339()
+        return obj
+
+    def audit(self, method: str, path: str, code: int, body: Any) -> None:
+        """One JSON line per API answer in <state-dir>/audit.jsonl (tests check call order with it)."""
+        entry: dict[str, Any] = {"time": time.time(), "method": method, "path": path, "code": code}
+        if isinstance(body, dict) and body.get("kind") == "Pod" or (
+            isinstance(body, dict) and "spec" in body and "containers" in (body.get("spec") or {})
+        ):
+            entry["phase"] = (body.get("status") or {}).get("phase")
+        line = json.dumps(entry) + "\n"
+        with self._audit_lock, open(self.state_dir / "audit.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(line)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            runners = list(self.runners.values())
+            self.runners.clear()
+        for runner in runners:
+            runner.stop(1.0)
+
+
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    # Python clients send booleans as "True"; Go clients as "true".
+    return query.get(name, "").lower() in ("true", "1")
+
+
+def _query(path: str) -> tuple[list[str], dict[str, str]]:
+    parts = urlsplit(path)
+    return [p for p in parts.path.split("/") if p], dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "rdfox-k8s-emulator/1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet: one line per poll would drown the emulator's log
+
+        # --- plumbing -------------------------------------------------------------------------------------
+        def _send_json(self, code: int, body: Any) -> None:
+            cluster.audit(self.command, self.path, code, body)
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _stream(self, chunks: Iterator[bytes], content_type: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for chunk in chunks:
+                    if chunk:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+        def _body(self) -> Any:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            if not raw:
+                return None
+            try:
+                return json.loads(raw)
+            except ValueError:
+                raise ApiError(400, "BadRequest", "request body is not JSON") from None
+
+        def _dispatch(self, method: str) -> None:
+            try:
+                parts, query = _query(self.path)
+                self._route(method, parts, query)
+            except ApiError as exc:
+                self._send_json(exc.code, exc.body())
+            except SelectorError as exc:
+                self._send_json(400, ApiError(400, "BadRequest", str(exc)).body())
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+        def do_PUT(self) -> None:
+            self._dispatch("PUT")
+
+        def do_PATCH(self) -> None:
+            self._dispatch("PATCH")
+
+        def do_DELETE(self) -> None:
+            self._dispatch("DELETE")
+
+        # --- routes ---------------------------------------------------------------------------------------
+        def _route(self, method: str, parts: list[str], query: dict[str, str]) -> None:
+            if method == "GET" and self._discovery(parts):
+                return
+            if parts[:2] == ["api", "v1"]:
+                prefix, rest = "api/v1", parts[2:]
+            elif parts[:3] == ["apis", "apps", "v1"]:
+                prefix, rest = "apis/apps/v1", parts[3:]
+            else:
+                raise ApiError(
+                    404, "NotFound", f"the server could not find the requested resource {self.path}"
+                )
+            if prefix == "api/v1" and rest[:1] == ["nodes"]:
+                return self._nodes(rest[1:])
+            namespace: str | None = None
+            if rest[:1] == ["namespaces"] and len(rest) >= 2:
+                namespace, rest = rest[1], rest[2:]
+                if not rest:
+                    return self._send_json(
+                        200,
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Namespace",
+                            "metadata": {"name": namespace},
+                            "status": {"phase": "Active"},
+                        },
+                    )
+            if not rest or (prefix, rest[0]) not in RESOURCES:
+                raise ApiError(
+                    404, "NotFound", f"the server could not find the requested resource {self.path}"
+                )
+            plural = rest[0]
+            if len(rest) == 1:
+                if method == "GET":
+                    return self._list(prefix, plural, namespace, query)
+                if method == "POST" and namespace:
+                    body = self._body() or {}
+                    created = (
+                        cluster.create_pod(namespace, body)
+                        if plural == "pods"
+                        else cluster.create(plural, namespace, body)
+                    )
+                    return self._send_json(201, created)
+            elif namespace and len(rest) in (2, 3):
+                name, sub = rest[1], (rest[2] if len(rest) == 3 else None)
+                if sub == "log" and plural == "pods" and method == "GET":
+                    return self._log(namespace, name, query)
+                if sub in (None, "status"):
+                    return self._object(method, plural, namespace, name)
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {self.path}")
+
+        def _discovery(self, parts: list[str]) -> bool:
+            if parts == ["version"]:
+                self._send_json(
+                    200,
+                    {
+                        "major": "1",
+                        "minor": "31",
+                        "gitVersion": "v1.31.0-rdfox-emulator",
+                        "platform": "linux/amd64",
+                    },
+                )
+            elif parts in (["healthz"], ["readyz"], ["livez"]):
+                data = b"ok"
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(data)
+            elif parts == ["api"]:
+                self._send_json(
+                    200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+                )
+            elif parts == ["apis"]:
+                self._send_json(
+                    200,
+                    {
+                        "kind": "APIGroupList",
+                        "apiVersion": "v1",
+                        "groups": [
+                            {
+                                "name": "apps",
+                                "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
+                                "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"},
+                            }
+                        ],
+                    },
+                )
+            elif parts in (["api", "v1"], ["apis", "apps", "v1"]):
+                group = "/".join(parts[1:]) if parts[0] == "apis" else "v1"
+                self._send_json(
+                    200,
+                    {
+                        "kind": "APIResourceList",
+                        "groupVersion": group,
+                        "resources": [
+                            {
+                                "name": plural,
+                                "namespaced": True,
+                                "kind": kind,
+                                "verbs": ["create", "delete", "get", "list"],
+                            }
+                            for (prefix, plural), (kind, _v) in RESOURCES.items()
+                            if prefix == "/".join(parts)
+                        ],
+                    },
+                )
+            else:
+                return False
+            return True
+
+        def _nodes(self, rest: list[str]) -> None:
+            node = cluster.node()
+            if not rest:
+                return self._send_json(
+                    200, {"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": [node]}
+                )
+            if rest[0] != NODE_NAME:
+                raise ApiError(404, "NotFound", f'nodes "{rest[0]}" not found')
+            return self._send_json(200, node)
+
+        def _list(self, prefix: str, plural: str, namespace: str | None, query: dict[str, str]) -> None:
+            kind, version = RESOURCES[(prefix, plural)]
+            labels = label_selector(query.get("labelSelector"))
+            fields = field_selector(query.get("fieldSelector"))
+
+            def matches(obj: Mapping[str, Any]) -> bool:
+                return labels(obj) and fields(obj)
+
+            if _flag(query, "watch"):
+                return self._watch(plural, namespace, matches, query)
+            items = cluster.store.list(plural, namespace, matches)
+            for item in items:
+                item.setdefault("apiVersion", version)
+                item.setdefault("kind", kind)
+            self._send_json(
+                200,
+                {
+                    "apiVersion": version,
+                    "kind": f"{kind}List",
+                    "metadata": {"resourceVersion": str(cluster.store.version)},
+                    "items": items,
+                },
+            )
+
+        def _watch(
+            self,
+            plural: str,
+            namespace: str | None,
+            matches: Callable[[Mapping[str, Any]], bool],
+            query: dict[str, str],
+        ) -> None:
+            timeout = float(query.get("timeoutSeconds") or WATCH_DEFAULT_SECONDS)
+            since = int(query.get("resourceVersion") or 0)
+
+            def events() -> Iterator[bytes]:
+                # Objects changed after `since`: ADDED for the first sighting, MODIFIED after. (Deletions of
+                # watched kinds are not reported: nothing the operator uses needs them.)
+                seen: dict[str, int] = {}
+                last = since
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    for obj in cluster.store.list(plural, namespace, matches):
+                        rv = int(obj["metadata"]["resourceVersion"])
+                        if rv <= last:
+                            continue
+                        uid = obj["metadata"]["uid"]
+                        kind = "MODIFIED" if uid in seen else "ADDED"
+                        seen[uid] = rv
+                        yield json.dumps({"type": kind, "object": obj}).encode() + b"\n"
+                        last = max(last, rv)
+                    with cluster.store.changed:
+                        cluster.store.changed.wait(
+                            min(POLL_SECONDS * 5, max(0.0, deadline - time.monotonic()))
+                        )
+                    yield b""
+
+            self._stream(events(), "application/json")
+
+        def _object(self, method: str, plural: str, namespace: str, name: str) -> None:
+            if method == "GET":
+                try:
+                    return self._send_json(200, cluster.store.get(plural, namespace, name))
+                except NotFound:
+                    raise ApiError(404, "NotFound", f'{plural} "{name}" not found') from None
+            if method == "DELETE":
+                body = self._body() or {}
+                grace = body.get("gracePeriodSeconds")
+                return self._send_json(200, cluster.delete(plural, namespace, name, grace))
+            if method == "PATCH":
+                patch = self._body()
+                content_type = self.headers.get("Content-Type", "application/merge-patch+json")
+                try:
+                    updated = cluster.store.update(
+                        plural, namespace, name, lambda obj: apply_patch(obj, patch, content_type)
+                    )
+                except NotFound:
+                    raise ApiError(404, "NotFound", f'{plural} "{name}" not found') from None
+                except ValueError as exc:
+                    raise ApiError(422, "Invalid", str(exc)) from None
+                return self._send_json(200, updated)
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {self.path}")
+
+        def _log(self, namespace: str, name: str, query: dict[str, str]) -> None:
+            try:
+                pod = cluster.store.get("pods", namespace, name)
+            except NotFound:
+                raise ApiError(404, "NotFound", f'pods "{name}" not found') from None
+            spec = pod.get("spec") or {}
+            inits = [c["name"] for c in spec.get("initContainers") or []]
+            mains = [c["name"] for c in spec.get("containers") or []]
+            container = query.get("container")
+            if not container:
+                if len(mains) != 1:
+                    raise ApiError(
+                        400,
+                        "BadRequest",
+                        f"a container name must be specified for pod {name}, "
+                        f"choose one of: {mains} or one of the init containers: {inits}",
+                    )
+                container = mains[0]
+            if container not in inits + mains:
+                raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {name}")
+            state = _container_state(pod, container)
+            if "waiting" in state or not state:
+                reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f'container "{container}" in pod "{name}" is waiting to start: {reason}',
+                )
+            with cluster._lock:
+                runner = cluster.runners.get((namespace, name))
+            if runner is None:
+                raise ApiError(404, "NotFound", f'pods "{name}" not found')
+            path = runner.log_path(container)
+            timestamps = _flag(query, "timestamps")
+            follow = _flag(query, "follow")
+            lines, offset = container_logs.read_lines(path)
+            selected = container_logs.select(lines, query)
+            if not follow:
+                data = b"".join(container_logs.render(selected, timestamps))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+
+            def follow_lines() -> Iterator[bytes]:
+                nonlocal offset
+                yield b"".join(container_logs.render(selected, timestamps))
+                while True:
+                    running = _is_running(namespace, name, container)
+                    more, offset = container_logs.read_lines(path, offset)
+                    yield b"".join(container_logs.render(more, timestamps))
+                    if not running:
+                        return  # the container ended and everything it wrote has been sent
+                    with cluster.store.changed:
+                        cluster.store.changed.wait(POLL_SECONDS)
+
+            self._stream(follow_lines(), "text/plain")
+
+    def _is_running(namespace: str, name: str, container: str) -> bool:
+        try:
+            pod = cluster.store.get("pods", namespace, name)
+        except NotFound:
+            return False
+        return "running" in _container_state(pod, container)
+
+    return Handler
+
+
+def _container_state(pod: Mapping[str, Any], container: str) -> dict[str, Any]:
+    status = pod.get("status") or {}
+    for entry in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        if entry.get("name") == container:
+            return copy.deepcopy(entry.get("state") or {})
+    return {}
+
+
+def serve(cluster: Cluster, host: str, port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((host, port), make_handler(cluster))
+    server.daemon_threads = True
+    return server

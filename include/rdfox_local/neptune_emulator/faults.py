@@ -1,0 +1,79 @@
+"""Fault injection state, driven by the ``/_emulator/`` control endpoints (thread-safe)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from rdfox_local.neptune_emulator.errors import NeptuneApiError
+from rdfox_local.neptune_emulator.statuses import TERMINAL_STATUSES
+
+_FAULT_BODIES = {
+    500: ("InternalFailureException", "The request processing has failed (emulator fault injection)."),
+    429: ("ThrottlingException", "Rate exceeded (emulator fault injection)."),
+    503: ("ServiceUnavailableException", "Service unavailable (emulator fault injection)."),
+}
+
+
+@dataclass
+class Faults:
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _status: int = 0
+    _remaining: int = 0
+    throttle_seconds: float = 0.0
+    _next_load_status: str | None = None
+    injected: int = 0
+
+    def set_failures(self, status: int, count: int) -> None:
+        if status not in _FAULT_BODIES:
+            raise ValueError(f"status: must be one of {sorted(_FAULT_BODIES)}, got {status!r}")
+        if not isinstance(count, int) or count < 0:
+            raise ValueError(f"count: must be a non-negative integer, got {count!r}")
+        with self._lock:
+            self._status, self._remaining = status, count
+
+    def take_failure(self) -> NeptuneApiError | None:
+        """The injected error for this request, if one is pending (consumes it)."""
+        with self._lock:
+            if self._remaining <= 0:
+                return None
+            self._remaining -= 1
+            self.injected += 1
+            code, message = _FAULT_BODIES[self._status]
+            return NeptuneApiError(self._status, code, message)
+
+    def set_throttle(self, seconds: float) -> None:
+        if not isinstance(seconds, int | float) or seconds < 0:
+            raise ValueError(f"seconds: must be a non-negative number, got {seconds!r}")
+        with self._lock:
+            self.throttle_seconds = float(seconds)
+
+    def set_next_load_status(self, status: str | None) -> None:
+        if status is not None and status not in TERMINAL_STATUSES:
+            raise ValueError(
+                f"status: must be a terminal loader status {sorted(TERMINAL_STATUSES)}, got {status!r}"
+            )
+        with self._lock:
+            self._next_load_status = status
+
+    def take_next_load_status(self) -> str | None:
+        with self._lock:
+            status, self._next_load_status = self._next_load_status, None
+            return status
+
+    def reset(self) -> None:
+        with self._lock:
+            self._status = self._remaining = 0
+            self.throttle_seconds = 0.0
+            self._next_load_status = None
+            self.injected = 0
+
+    def snapshot(self) -> dict[str, object]:
+        with self._lock:
+            return {
+                "pending_failures": self._remaining,
+                "failure_status": self._status or None,
+                "throttle_seconds": self.throttle_seconds,
+                "next_load_status": self._next_load_status,
+                "injected_failures": self.injected,
+            }

@@ -1,0 +1,1 @@
+"""The embedded local stack (``rdfox-pipeline local up|down|status|demo``); see docs/local-stack.md."""

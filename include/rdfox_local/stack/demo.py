@@ -1,0 +1,291 @@
+"""``rdfox-pipeline local demo``: one whole job through Airflow on the local stack, with a readable summary.
+
+Steps: bring the stack up (unless it is), generate a small real dataset, upload it with the sample rules,
+queries and a jobspec to ``s3://<input>/<dataset>/``, run the DAG with ``airflow dags test`` (it waits for the
+jobspec, registers the job, runs the pod on the Kubernetes emulator, parses the log, loads Neptune's emulator,
+notifies), then read the job record, count the triples in the Neptune emulator, read the SNS message from
+the topic's SQS subscription, and print the summary; the very last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess  # nosec B404
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from rdfox_local.stack.stack import (
+    ACCESS_KEY,
+    REGION,
+    SECRET_KEY,
+    LocalStack,
+    StackError,
+    StackState,
+    repo_root,
+)
+
+DAG_ID = "rdfox_neptune_pipeline"
+DATASET = "SAMPLE"
+SUCCESS = "SUCCESS_NOTIFICATION_SENT"
+COUNT_QUERY = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+# The sample's inputs: every file in include/samples/ except jobspecs (the demo writes its own).
+SAMPLE_SUFFIXES = (".dlog", ".rq")
+
+
+@dataclass
+class DemoResult:
+    job_id: str | None
+    status: str | None
+    inferred_triples: int | None
+    loaded_triples: int | None
+    neptune_query_count: int | None
+    notification_subject: str | None
+    error_reason: str | None = None
+    notification_message: str | None = None
+
+    def summary_json(self) -> str:
+        keys = ("job_id", "status", "inferred_triples", "loaded_triples", "neptune_query_count")
+        data = {k: getattr(self, k) for k in keys}
+        data["notification_subject"] = self.notification_subject
+        return json.dumps(data)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals as ints/floats."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Demo:
+    """One demo run against ``stack`` (which must be up)."""
+
+    def __init__(
+        self,
+        stack: LocalStack,
+        state: StackState,
+        *,
+        transactions: int = 2000,
+        seed: int = 7,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.stack = stack
+        self.state = state
+        self.transactions = transactions
+        self.seed = seed
+        self.log = log
+        moto = state.servers["moto"].url
+        session = boto3.session.Session(
+            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
+        )
+        self.s3 = session.client("s3", endpoint_url=moto)
+        self.sqs = session.client("sqs", endpoint_url=moto)
+        self.dynamodb = session.resource("dynamodb", endpoint_url=moto)
+        self.resources = state.resources
+
+    # -- inputs ---------------------------------------------------------------------------------------------
+
+    def generate(self, out_dir: Path) -> list[Path]:
+        """A small real dataset from the sample generator (deterministic for a seed)."""
+        args = [
+            sys.executable,
+            "-m",
+            "rdfox_pipeline.cli.main",
+            "sample",
+            "generate",
+            str(out_dir),
+            "--transactions",
+            str(self.transactions),
+            "--seed",
+            str(self.seed),
+        ]
+        done = subprocess.run(args, capture_output=True, text=True, check=False)  # noqa: S603  # nosec B603
+        if done.returncode != 0:
+            raise StackError(f"sample generation failed: {done.stderr.strip()[-1000:]}")
+        return sorted(p for p in out_dir.rglob("*") if p.is_file())
+
+    def sample_files(self) -> list[Path]:
+        samples = repo_root() / "include" / "samples"
+        return sorted(p for p in samples.rglob("*") if p.is_file() and p.suffix in SAMPLE_SUFFIXES)
+
+    def jobspec(self, name: str) -> dict[str, Any]:
+        return {
+            "dataset": DATASET,
+            "name": name,
+            "job_bucket": self.resources["input_bucket"],
+            "output_bucket": self.resources["output_bucket"],
+            "resources": {"cores": 1, "memory": "1Gi"},
+        }
+
+    def upload(self, files: list[Path], jobspec: Mapping[str, Any], name: str) -> str:
+        """Upload data, rules and queries, then the jobspec last (its arrival is what starts a job)."""
+        bucket = self.resources["input_bucket"]
+        for path in files:
+            self.s3.upload_file(str(path), bucket, f"{DATASET}/{path.name}")
+        key = f"{DATASET}/{name}.rdfoxjob.json"
+        self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(jobspec, indent=2).encode())
+        return f"s3://{bucket}/{key}"
+
+    # -- the run --------------------------------------------------------------------------------------------
+
+    def run_dag(self, conf: Mapping[str, Any], log_path: Path) -> int:
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        env = self.stack.process_env()
+        self.log(f"running the DAG {DAG_ID} through Airflow (airflow dags test); log: {log_path}")
+        started = time.monotonic()
+        with open(log_path, "w") as out:
+            proc = subprocess.Popen(  # noqa: S603  # nosec B603
+                [airflow, "dags", "test", DAG_ID, "-c", json.dumps(conf)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                text=True,
+            )
+            seen: set[str] = set()
+            while proc.poll() is None:
+                time.sleep(1)
+                self._progress(log_path, seen)
+            self._progress(log_path, seen)
+        self.log(
+            f"the DAG run ended after {time.monotonic() - started:.0f} s (exit status {proc.returncode})"
+        )
+        return proc.returncode
+
+    def _progress(self, log_path: Path, seen: set[str]) -> None:
+        """Print each task's state change as `airflow dags test` logs it."""
+        try:
+            text = log_path.read_text(errors="replace")
+        except OSError:
+            return
+        for line in text.splitlines():
+            if "Marking task as" in line or "Task instance is in" in line or "deferring" in line.lower():
+                compact = " ".join(line.split())
+                if compact not in seen:
+                    seen.add(compact)
+                    self.log(f"  {compact[-160:]}")
+
+    # -- outcome --------------------------------------------------------------------------------------------
+
+    def job_ids(self) -> set[str]:
+        table = self.dynamodb.Table(self.resources["job_table"])
+        items = table.query(
+            KeyConditionExpression="dataset = :d", ExpressionAttributeValues={":d": DATASET}
+        ).get("Items", [])
+        return {str(i["job_id"]) for i in items}
+
+    def job_record(self, job_id: str) -> dict[str, Any]:
+        table = self.dynamodb.Table(self.resources["job_table"])
+        items = table.query(
+            KeyConditionExpression="dataset = :d", ExpressionAttributeValues={":d": DATASET}
+        ).get("Items", [])
+        return next((_plain(i) for i in items if i.get("job_id") == job_id), {})
+
+    def neptune_count(self) -> int | None:
+        url = self.state.servers["neptune"].url + "/sparql"
+        body = urllib.parse.urlencode({"query": COUNT_QUERY}).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback URL of our own emulator
+            url, data=body, headers={"Accept": "application/sparql-results+json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310  # nosec B310
+            data = json.loads(response.read())
+        bindings = data["results"]["bindings"]
+        return int(bindings[0]["n"]["value"]) if bindings else 0
+
+    def notifications(self, wait_seconds: int = 5) -> list[dict[str, Any]]:
+        """SNS messages delivered to the demo's subscription queue (consumed)."""
+        queue = self.resources["notification_queue_url"]
+        out: list[dict[str, Any]] = []
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            messages = self.sqs.receive_message(
+                QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+            for message in messages:
+                out.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            if out and not messages:
+                break
+        return out
+
+    def run(self, work_dir: Path) -> DemoResult:
+        name = f"demo-{int(time.time())}"
+        data_dir = work_dir / "data"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.log(f"generating {self.transactions} transactions (seed {self.seed})")
+        files = self.generate(data_dir) + self.sample_files()
+        uri = self.upload(files, self.jobspec(name), name)
+        self.log(f"uploaded {len(files)} files and the jobspec {uri}")
+        self.notifications(wait_seconds=1)  # drop messages of earlier runs
+        before = self.job_ids()
+        self.run_dag({"jobspec_uri": uri}, self.stack.log_dir / f"{name}.airflow.log")
+        new = sorted(self.job_ids() - before)
+        if not new:
+            return DemoResult(None, None, None, None, None, None, "no job was registered")
+        job_id = new[-1]
+        record = self.job_record(job_id)
+        stats = record.get("rdfox_stats") or {}
+        neptune = record.get("neptune_stats") or {}
+        messages = [m for m in self.notifications() if job_id in json.dumps(m)]
+        return DemoResult(
+            job_id=job_id,
+            status=record.get("job_status"),
+            inferred_triples=stats.get("triples_materialised_amount"),
+            loaded_triples=neptune.get("total_records"),
+            neptune_query_count=self.neptune_count(),
+            notification_subject=messages[0].get("Subject") if messages else None,
+            error_reason=record.get("error_reason"),
+            notification_message=messages[0].get("Message") if messages else None,
+        )
+
+
+def print_summary(result: DemoResult, log: Callable[[str], None] = print) -> None:
+    log("")
+    log("=== rdfox-pipeline demo ===")
+    log(f"job id              {result.job_id}")
+    log(f"status              {result.status}")
+    log(f"inferred triples    {result.inferred_triples}")
+    log(f"loaded triples      {result.loaded_triples}")
+    log(f"SPARQL COUNT(*)     {result.neptune_query_count}  (Neptune emulator)")
+    log(f"notification        {result.notification_subject}")
+    if result.error_reason:
+        log(f"error               {result.error_reason}")
+    if result.notification_message:
+        log("--- SNS message ---")
+        log(result.notification_message.rstrip())
+
+
+def run_demo(
+    state_dir: Path | str | None = None,
+    *,
+    transactions: int = 2000,
+    keep_up: bool = False,
+    log: Callable[[str], None] = print,
+) -> int:
+    """The whole demo; exit status 0 only if the job reached SUCCESS_NOTIFICATION_SENT."""
+    stack = LocalStack(state_dir)
+    started_here = not stack.is_up()
+    try:
+        state = stack.up(log=log)
+        demo = Demo(stack, state, transactions=transactions, log=log)
+        with tempfile.TemporaryDirectory(prefix="rdfox-demo-") as work:
+            result = demo.run(Path(work))
+        print_summary(result, log)
+    finally:
+        if started_here and not keep_up:
+            stack.down(log=log)
+    print(result.summary_json(), flush=True)
+    return 0 if result.status == SUCCESS else 1

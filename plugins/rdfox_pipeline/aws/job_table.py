@@ -1,0 +1,496 @@
+"""Job records in DynamoDB (plain boto3): one item per job, its whole life visible in one place.
+
+Table shape (kept from the system this replaces): partition key ``dataset`` (S), sort key ``job_key`` (S,
+``<YYYY-MM-DD><d><NNN>``), global secondary index ``Job_Status_Index`` on ``job_status`` with
+``updated_at`` as its range key. Every write is conditional: ids are allocated with ``attribute_not_exists``
+and status changes never move a finished job (a notification was sent) back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from functools import cached_property
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from rdfox_pipeline.aws.dynamo_values import from_dynamo, to_dynamo, to_json_text
+from rdfox_pipeline.domain.job_ids import DEFAULT_DELIMITER, JobId, format_job_id, parse_job_id
+from rdfox_pipeline.domain.statuses import FINISHED_STATUSES, JobStatus, parse_job_status
+
+STATUS_INDEX_NAME = "Job_Status_Index"
+
+# Attributes the table code owns: callers cannot overwrite them through record_status(**fields).
+_RESERVED_FIELDS = frozenset({"dataset", "job_key", "job_id", "job_status", "created_at", "updated_at"})
+_FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+# A field whose JSON is larger than this goes to S3 (DynamoDB's item limit is 400 KB for the whole item; the
+# dozen or so fields of a record each stay well under it, whatever the log or the Neptune payload holds).
+DEFAULT_INLINE_LIMIT = 16 * 1024
+# What stays in the item of a large text field (e.g. an error reason): a readable start and the S3 URI.
+_TEXT_PREVIEW_CHARS = 2000
+
+_MAX_SEQ = 999  # NNN is three digits in the job id format
+
+
+class JobMetadataError(Exception):
+    """Base class of the job record errors."""
+
+
+class JobNotFound(JobMetadataError, LookupError):
+    """No record for that job id."""
+
+
+class JobAlreadyFinished(JobMetadataError):
+    """The job has a finished status; nothing may change it any more."""
+
+
+class UnexpectedJobStatus(JobMetadataError):
+    """The job is not in the status the caller required (``expected_status`` / ``allowed_from``)."""
+
+
+class JobIdAllocationError(JobMetadataError):
+    """No job id could be allocated (contention beyond the retry budget, or the day's ids used up)."""
+
+
+def _now() -> str:
+    # Fixed width, so that the lexicographic order of the GSI range key is the time order.
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _status_value(status: JobStatus | str) -> str:
+    return status.value if isinstance(status, JobStatus) else parse_job_status(status).value
+
+
+class JobTable:
+    """
+    The job table, over plain boto3 clients (no Airflow): what ``JobMetadataHook`` and the CLI both use.
+
+    :param client: a boto3 DynamoDB client.
+    :param table_name: the job table; default: the JOB_TABLE_NAME setting, read when first needed.
+    :param delimiter: the job id delimiter; default: the JOB_ID_DELIMETER setting.
+    :param s3_client: a boto3 S3 client, or a callable making one when a field first needs S3.
+    :param output_bucket: bucket for fields too large for the item; default: the record's jobspec
+        ``output_bucket``, then the OUTPUT_BUCKET setting.
+    :param settings: a callable returning the resolved ``Settings`` (called at most once, lazily).
+    :param inline_limit: size in bytes above which a field is written to S3 instead of the item.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        table_name: str | None = None,
+        delimiter: str | None = None,
+        s3_client: Any = None,
+        output_bucket: str | None = None,
+        settings: Callable[[], Any] | None = None,
+        inline_limit: int = DEFAULT_INLINE_LIMIT,
+        log: logging.Logger | logging.LoggerAdapter | None = None,
+    ) -> None:
+        self.conn = client
+        self._table_name = table_name
+        self._delimiter = delimiter
+        self._s3_client = s3_client
+        self._output_bucket = output_bucket
+        self._settings_factory = settings
+        self.inline_limit = inline_limit
+        self.log = log or logging.getLogger(__name__)
+        self._serializer = TypeSerializer()
+        self._deserializer = TypeDeserializer()
+
+    # -- configuration, resolved lazily -------------------------------------------------------------------
+
+    @cached_property
+    def _settings(self) -> Any:
+        if self._settings_factory is None:
+            from rdfox_pipeline.aws.settings_loader import load_settings  # run time only: reads SSM
+
+            return load_settings()
+        return self._settings_factory()
+
+    @property
+    def table_name(self) -> str:
+        if not self._table_name:
+            name = self._settings.job_table_name
+            if not name:
+                raise JobMetadataError("the JOB_TABLE_NAME setting is empty: no job table to use")
+            self._table_name = str(name)
+        return self._table_name
+
+    @property
+    def delimiter(self) -> str:
+        if self._delimiter is None:
+            self._delimiter = str(getattr(self._settings, "job_id_delimeter", None) or DEFAULT_DELIMITER)
+        return self._delimiter
+
+    @cached_property
+    def _s3(self) -> Any:
+        if self._s3_client is None:
+            import boto3
+
+            return boto3.client("s3")
+        return self._s3_client() if callable(self._s3_client) else self._s3_client
+
+    # -- table ----------------------------------------------------------------------------------------------
+
+    def create_table_if_missing(self, wait_timeout: float = 300.0) -> bool:
+        """Create the job table with its status index if it does not exist; True if it was created.
+
+        For local stacks and tests; production tables are provisioned with the infrastructure. Never call it
+        at DAG parse time.
+        """
+        client = self.conn
+        created = False
+        try:
+            description = client.describe_table(TableName=self.table_name)["Table"]
+        except client.exceptions.ResourceNotFoundException:
+            try:
+                client.create_table(**self._table_definition())
+                created = True
+                self.log.info("Created DynamoDB job table %s", self.table_name)
+            except client.exceptions.ResourceInUseException:
+                pass  # someone else created it meanwhile
+            waiter = client.get_waiter("table_exists")
+            delay = 2
+            waiter.wait(
+                TableName=self.table_name,
+                WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(wait_timeout // delay))},
+            )
+            description = client.describe_table(TableName=self.table_name)["Table"]
+        self._check_table_shape(description)
+        return created
+
+    def _table_definition(self) -> dict[str, Any]:
+        return {
+            "TableName": self.table_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [
+                {"AttributeName": "dataset", "AttributeType": "S"},
+                {"AttributeName": "job_key", "AttributeType": "S"},
+                {"AttributeName": "job_status", "AttributeType": "S"},
+                {"AttributeName": "updated_at", "AttributeType": "S"},
+            ],
+            "KeySchema": [
+                {"AttributeName": "dataset", "KeyType": "HASH"},
+                {"AttributeName": "job_key", "KeyType": "RANGE"},
+            ],
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": STATUS_INDEX_NAME,
+                    "KeySchema": [
+                        {"AttributeName": "job_status", "KeyType": "HASH"},
+                        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        }
+
+    def _check_table_shape(self, description: Mapping[str, Any]) -> None:
+        keys = {k["AttributeName"]: k["KeyType"] for k in description.get("KeySchema", [])}
+        if keys != {"dataset": "HASH", "job_key": "RANGE"}:
+            raise JobMetadataError(
+                f"DynamoDB table {self.table_name!r} has key schema {keys}, "
+                "expected dataset (HASH) + job_key (RANGE)"
+            )
+        indexes = {i["IndexName"] for i in description.get("GlobalSecondaryIndexes", [])}
+        if STATUS_INDEX_NAME not in indexes:
+            raise JobMetadataError(f"DynamoDB table {self.table_name!r} has no index {STATUS_INDEX_NAME!r}")
+
+    # -- ids ------------------------------------------------------------------------------------------------
+
+    def parse_job_id(self, job_id: str) -> JobId:
+        """The parts of a job id; ``ValueError`` naming what is wrong."""
+        return parse_job_id(job_id, self.delimiter)
+
+    def _key(self, job: JobId) -> dict[str, Any]:
+        return {"dataset": {"S": job.dataset}, "job_key": {"S": job.sort_key(self.delimiter)}}
+
+    def _highest_seq(self, dataset: str, day: date) -> int:
+        prefix = f"{day.isoformat()}{self.delimiter}"
+        response = self.conn.query(
+            TableName=self.table_name,
+            KeyConditionExpression="dataset = :d AND begins_with(job_key, :p)",
+            ExpressionAttributeValues={":d": {"S": dataset}, ":p": {"S": prefix}},
+            ProjectionExpression="job_key",
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response.get("Items", [])
+        if not items:
+            return -1
+        return int(items[0]["job_key"]["S"][len(prefix) :])
+
+    def allocate_job(
+        self,
+        dataset: str,
+        *,
+        day: date | None = None,
+        jobspec: Any = None,
+        dag_run_id: str | None = None,
+        max_attempts: int = 60,
+    ) -> str:
+        """Allocate the next job id of ``dataset`` for ``day`` (default: today, UTC) and write its record.
+
+        Atomic across any number of concurrent callers: read the day's highest NNN, then write NNN+1 with an
+        ``attribute_not_exists`` condition; a caller that loses the race reads again after a jittered pause.
+        """
+        day = day or datetime.now(UTC).date()
+        format_job_id(dataset, day, 0, self.delimiter)  # validates the dataset name before any I/O
+        now = _now()
+        base: dict[str, Any] = {"dataset": dataset, "job_status": JobStatus.CREATED.value}
+        if jobspec is not None:
+            base["jobspec"] = jobspec.to_json_dict() if hasattr(jobspec, "to_json_dict") else jobspec
+        if dag_run_id:
+            base["dag_run_id"] = dag_run_id
+        attempt = 0
+        candidate = -1
+        while True:
+            attempt += 1
+            # Never retry a number already lost: a stale read must not make us hammer the same key.
+            seq = max(self._highest_seq(dataset, day) + 1, candidate + 1)
+            if seq > _MAX_SEQ:
+                raise JobIdAllocationError(
+                    f"dataset {dataset!r} already has {_MAX_SEQ + 1} jobs on {day.isoformat()}: "
+                    "the job id's NNN has three digits"
+                )
+            candidate = seq
+            job = JobId(dataset, day, seq)
+            job_id = job.format(self.delimiter)
+            item = {**base, "job_key": job.sort_key(self.delimiter), "job_id": job_id}
+            item.update({"created_at": now, "updated_at": now})
+            try:
+                self.conn.put_item(
+                    TableName=self.table_name,
+                    Item=self._serialize_item(item),
+                    ConditionExpression="attribute_not_exists(job_key)",
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                if attempt >= max_attempts:
+                    raise JobIdAllocationError(
+                        f"could not allocate a job id for dataset {dataset!r} on {day.isoformat()} "
+                        f"after {attempt} attempts (too many concurrent allocations)"
+                    ) from None
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt, 6))))  # noqa: S311 - jitter
+                continue
+            self.log.info("Allocated job id %s", job_id)
+            return job_id
+
+    # -- reads ----------------------------------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        """The record of ``job_id`` as a plain JSON-able dict, or None."""
+        job = self.parse_job_id(job_id)
+        response = self.conn.get_item(TableName=self.table_name, Key=self._key(job), ConsistentRead=True)
+        item = response.get("Item")
+        return self._deserialize_item(item) if item else None
+
+    def require_job(self, job_id: str) -> dict[str, Any]:
+        """The record of ``job_id``; ``JobNotFound`` if there is none."""
+        record = self.get_job(job_id)
+        if record is None:
+            raise JobNotFound(f"no job {job_id!r} in table {self.table_name!r}")
+        return record
+
+    def list_jobs_page(
+        self,
+        status: JobStatus | str | None = None,
+        page_size: int = 50,
+        start_key: Mapping[str, Any] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of jobs, newest update first when by status (status index) or in table order (scan).
+
+        Returns the records and the key to pass as ``start_key`` for the next page (None after the last).
+        """
+        if page_size < 1:
+            raise ValueError(f"page_size must be >= 1, got {page_size}")
+        request: dict[str, Any] = {"TableName": self.table_name, "Limit": page_size}
+        if start_key:
+            request["ExclusiveStartKey"] = self._serialize_item(dict(start_key))
+        if status is None:
+            response = self.conn.scan(**request)
+        else:
+            response = self.conn.query(
+                IndexName=STATUS_INDEX_NAME,
+                KeyConditionExpression="job_status = :s",
+                ExpressionAttributeValues={":s": {"S": _status_value(status)}},
+                ScanIndexForward=False,
+                **request,
+            )
+        items = [self._deserialize_item(i) for i in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return items, (self._deserialize_item(last) if last else None)
+
+    def iter_jobs_by_status(self, status: JobStatus | str, page_size: int = 50) -> Iterator[dict[str, Any]]:
+        """Every job in ``status`` through the status index, newest update first, fetched page by page."""
+        yield from self.iter_jobs(status, page_size=page_size)
+
+    def iter_jobs(
+        self, status: JobStatus | str | None = None, page_size: int = 50
+    ) -> Iterator[dict[str, Any]]:
+        """Every job (optionally only those in ``status``), fetched page by page."""
+        start_key: dict[str, Any] | None = None
+        while True:
+            items, start_key = self.list_jobs_page(status, page_size, start_key)
+            yield from items
+            if not start_key:
+                return
+
+    # -- writes ---------------------------------------------------------------------------------------------
+
+    def record_status(
+        self,
+        job_id: str,
+        status: JobStatus | str,
+        *,
+        expected_status: JobStatus | str | None = None,
+        allowed_from: Sequence[JobStatus | str] | None = None,
+        output_bucket: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Set the job's status and the fields that go with it in one conditional update; returns the record.
+
+        Only the given fields are written (concurrent writers of other fields are not overwritten); a field
+        given as None is left as it is. The update is refused with ``JobAlreadyFinished`` when the job already
+        has a finished status, ``JobNotFound`` when there is no such job, and ``UnexpectedJobStatus`` when
+        ``expected_status``/``allowed_from`` is given and the current status is not among them. A field whose
+        JSON is larger than ``inline_limit`` is written to ``s3://<bucket>/<dataset>/<job_id>/metadata/
+        <field>.json`` and the item keeps ``<field>_uri`` (and, for text, a truncated preview).
+        """
+        job = self.parse_job_id(job_id)
+        new_status = _status_value(status)
+        for name in fields:
+            if name in _RESERVED_FIELDS or name.startswith("ddb_") or not _FIELD_NAME_RE.match(name):
+                raise ValueError(f"record_status cannot set field {name!r}")
+        allowed = [_status_value(s) for s in allowed_from or ()]
+        if expected_status is not None:
+            allowed.append(_status_value(expected_status))
+
+        given = {k: v for k, v in fields.items() if v is not None}
+        sets, removes = self._field_updates(job, given, output_bucket)
+        names = {"#status": "job_status", "#updated": "updated_at"}
+        attr_values: dict[str, Any] = {":status": new_status, ":updated": _now()}
+        set_clauses = ["#status = :status", "#updated = :updated"]
+        for i, (name, value) in enumerate(sets.items()):
+            names[f"#f{i}"] = name
+            attr_values[f":v{i}"] = value
+            set_clauses.append(f"#f{i} = :v{i}")
+        remove_clauses = []
+        for j, name in enumerate(removes):
+            names[f"#r{j}"] = name
+            remove_clauses.append(f"#r{j}")
+
+        finished = sorted(s.value for s in FINISHED_STATUSES)
+        finished_refs = [f":fin{k}" for k in range(len(finished))]
+        attr_values.update(dict(zip(finished_refs, finished, strict=True)))
+        condition = f"attribute_exists(job_key) AND NOT (#status IN ({', '.join(finished_refs)}))"
+        if allowed:
+            allowed_refs = [f":from{k}" for k in range(len(allowed))]
+            attr_values.update(dict(zip(allowed_refs, allowed, strict=True)))
+            condition += f" AND #status IN ({', '.join(allowed_refs)})"
+
+        update = "SET " + ", ".join(set_clauses)
+        if remove_clauses:
+            update += " REMOVE " + ", ".join(remove_clauses)
+        try:
+            response = self.conn.update_item(
+                TableName=self.table_name,
+                Key=self._key(job),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={k: self._serializer.serialize(v) for k, v in attr_values.items()},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            raise self._refusal(job_id, job, new_status, allowed, exc) from None
+        self.log.info("Job %s -> %s", job_id, new_status)
+        return self._deserialize_item(response["Attributes"])
+
+    def _refusal(
+        self, job_id: str, job: JobId, new_status: str, allowed: list[str], exc: ClientError
+    ) -> JobMetadataError:
+        """Why a conditional update was refused, as the matching exception."""
+        old = exc.response.get("Item")
+        if old is None:  # not every server returns the old item: read it
+            reread = self.conn.get_item(TableName=self.table_name, Key=self._key(job), ConsistentRead=True)
+            old = reread.get("Item")
+        if not old:
+            return JobNotFound(f"no job {job_id!r} in table {self.table_name!r}")
+        current = old.get("job_status", {}).get("S", "")
+        if current in {s.value for s in FINISHED_STATUSES}:
+            return JobAlreadyFinished(
+                f"job {job_id!r} is already finished ({current}); refusing to set {new_status}"
+            )
+        return UnexpectedJobStatus(
+            f"job {job_id!r} is in status {current}, not in {', '.join(allowed)}; "
+            f"refusing to set {new_status}"
+        )
+
+    def _field_updates(
+        self, job: JobId, fields: Mapping[str, Any], output_bucket: str | None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Split fields into (SET values, REMOVE names), moving large ones to S3."""
+        sets: dict[str, Any] = {}
+        removes: list[str] = []
+        for name, value in fields.items():
+            stored, size = to_dynamo(name, value)
+            if size <= self.inline_limit:
+                sets[name] = stored
+                continue
+            uri = self._write_large_field(job, name, value, output_bucket)
+            sets[f"{name}_uri"] = uri
+            if isinstance(value, str):
+                preview = value[:_TEXT_PREVIEW_CHARS]
+                sets[name] = f"{preview}... [truncated; {len(value)} characters in full at {uri}]"
+            else:
+                removes.append(name)  # an older inline value would contradict the new one in S3
+        return sets, removes
+
+    def _resolve_output_bucket(self, job: JobId, output_bucket: str | None) -> str:
+        if output_bucket or self._output_bucket:
+            return str(output_bucket or self._output_bucket)
+        record = self.get_job(job.format(self.delimiter)) or {}
+        spec = record.get("jobspec") or {}
+        if isinstance(spec, Mapping) and spec.get("output_bucket"):
+            return str(spec["output_bucket"])
+        setting = getattr(self._settings, "output_bucket", None)
+        if setting:
+            return str(setting)
+        raise JobMetadataError(
+            f"job {job.format(self.delimiter)!r}: a field is too large for DynamoDB and no output bucket "
+            "is known "
+            "(pass output_bucket, or store a jobspec with output_bucket)"
+        )
+
+    def _write_large_field(self, job: JobId, name: str, value: Any, output_bucket: str | None) -> str:
+        bucket = self._resolve_output_bucket(job, output_bucket)
+        job_id = job.format(self.delimiter)
+        key = f"{job.dataset}/{job_id}/metadata/{name}.json"
+        body = json.dumps(json.loads(to_json_text(name, value)), ensure_ascii=False, indent=1).encode("utf-8")
+        self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+        self.log.info("Job %s: %s (%d bytes) written to s3://%s/%s", job_id, name, len(body), bucket, key)
+        return f"s3://{bucket}/{key}"
+
+    # -- (de)serialisation ---------------------------------------------------------------------------------
+
+    def _serialize_item(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: self._serializer.serialize(to_dynamo(k, v)[0]) for k, v in item.items()}
+
+    def _deserialize_item(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: from_dynamo(self._deserializer.deserialize(v)) for k, v in item.items()}
+

@@ -1,0 +1,435 @@
+"""NeptuneLoaderHook: Amazon Neptune's bulk loader API (start, status, errors, list, cancel), sync and async.
+
+Connection ``neptune_default`` (conn type ``neptune``):
+
+- ``host`` (cluster endpoint), ``port`` (default 8182), ``schema`` ``https``/``http`` or extra ``use_https``
+  (default true);
+- extras: ``iam_auth`` (bool: sign every request with SigV4, service ``neptune-db``), ``region``,
+  ``aws_conn_id`` (the Airflow AWS connection whose credentials sign; session tokens and assumed roles
+  work because the Amazon provider resolves them), ``verify`` (default true) or ``ca_bundle`` (path).
+
+Every request has a timeout. 429, 5xx and connection failures are retried with exponential backoff and
+full jitter (tenacity), a bounded number of times. Credentials and signed headers are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import requests
+from airflow.exceptions import AirflowException
+from airflow.sdk import BaseHook
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+DEFAULT_PORT = 8182
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+SERVICE = "neptune-db"
+
+
+class NeptuneLoaderError(AirflowException):
+    """The loader answered an error (Neptune's ``code`` and ``detailedMessage`` kept)."""
+
+    def __init__(self, status_code: int | None, code: str, message: str, request_id: str | None = None):
+        super().__init__(f"Neptune loader error {status_code} {code}: {message}")
+        self.status_code = status_code
+        self.code = code
+        self.detailed_message = message
+        self.request_id = request_id
+
+    @property
+    def retryable(self) -> bool:
+        return self.status_code is None or self.status_code in RETRYABLE_STATUS
+
+
+@dataclass(frozen=True)
+class NeptuneEndpoint:
+    """What the connection says about where and how to talk to Neptune (no secrets in here)."""
+
+    base_url: str
+    iam_auth: bool
+    region: str | None
+    aws_conn_id: str | None
+    verify: bool | str  # False, True or a CA bundle path
+
+
+def _truthy(value: Any, default: bool, name: str = "value") -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}: expected a boolean, got {value!r}")
+
+
+def endpoint_from_connection(conn: Any) -> NeptuneEndpoint:
+    """Read a Neptune connection (host, port, schema, extras) into an endpoint; one clear error if bad."""
+    conn_id = getattr(conn, "conn_id", "?")
+    extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
+    host = (conn.host or "").strip()
+    if not host:
+        raise AirflowException(f"connection {conn_id!r}: host (the Neptune cluster endpoint) is required")
+    scheme = None
+    if "://" in host:  # tolerate a URL pasted into the host field
+        scheme, host = host.split("://", 1)
+        host = host.rstrip("/")
+    try:
+        if scheme is None:
+            schema = (conn.schema or "").strip().lower()
+            if schema in ("http", "https"):
+                scheme = schema
+            else:
+                scheme = "https" if _truthy(extra.get("use_https"), True, "use_https") else "http"
+        iam_auth = _truthy(extra.get("iam_auth"), False, "iam_auth")
+        verify: bool | str = extra.get("ca_bundle") or _truthy(extra.get("verify"), True, "verify")
+    except ValueError as exc:
+        raise AirflowException(f"connection {conn_id!r}: bad extra: {exc}") from None
+    region = extra.get("region") or extra.get("region_name")
+    if iam_auth and not region:
+        raise AirflowException(f"connection {conn_id!r}: extra 'region' is required when iam_auth is true")
+    port = conn.port or DEFAULT_PORT
+    return NeptuneEndpoint(
+        base_url=f"{scheme}://{host}:{port}",
+        iam_auth=iam_auth,
+        region=region,
+        aws_conn_id=extra.get("aws_conn_id", "aws_default"),
+        verify=verify,
+    )
+
+
+def _query_string(params: Mapping[str, Any]) -> str:
+    """Sorted, AWS-encoded query: what is sent is exactly what SigV4 canonicalises."""
+    items = sorted((k, _param_value(v)) for k, v in params.items() if v is not None)
+    return urlencode(items, quote_via=quote, safe="-_.~")
+
+
+def _param_value(value: Any) -> str:
+    # Neptune's flags are the strings TRUE/FALSE.
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return str(value)
+
+
+def _body_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return value
+
+
+def _error_from_response(status: int, text: str, request_id: str | None) -> NeptuneLoaderError:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        code = str(body.get("code") or body.get("status") or "HTTPError")
+        message = str(body.get("detailedMessage") or body.get("errorMessage") or body.get("message") or text)
+        return NeptuneLoaderError(status, code, message, body.get("requestId") or request_id)
+    return NeptuneLoaderError(status, "HTTPError", text[:500] or f"HTTP {status}", request_id)
+
+
+class NeptuneLoaderHook(BaseHook):
+    """Talks to Neptune's ``/loader`` API; ``a``-prefixed methods are the async (trigger) side."""
+
+    conn_name_attr = "neptune_conn_id"
+    default_conn_name = "neptune_default"
+    conn_type = "neptune"
+    hook_name = "Amazon Neptune (bulk loader)"
+
+    def __init__(
+        self,
+        neptune_conn_id: str = default_conn_name,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        max_attempts: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+    ) -> None:
+        super().__init__()
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        self.neptune_conn_id = neptune_conn_id
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._endpoint: NeptuneEndpoint | None = None
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["login", "password"],
+            "relabeling": {"host": "Cluster endpoint", "schema": "Scheme (https/http)"},
+            "placeholders": {
+                "port": str(DEFAULT_PORT),
+                "extra": json.dumps({"iam_auth": True, "region": "eu-west-2", "aws_conn_id": "aws_default"}),
+            },
+        }
+
+    # -- connection & credentials -----------------------------------------------------------------------
+    @property
+    def endpoint(self) -> NeptuneEndpoint:
+        if self._endpoint is None:
+            self._endpoint = endpoint_from_connection(self.get_connection(self.neptune_conn_id))
+        return self._endpoint
+
+    async def aendpoint(self) -> NeptuneEndpoint:
+        if self._endpoint is None:
+            conn = await self.aget_connection(self.neptune_conn_id)
+            self._endpoint = endpoint_from_connection(conn)
+        return self._endpoint
+
+    def _credentials(self) -> Any:
+        """Frozen credentials (access key, secret, token) from the AWS connection; blocking (may call STS)."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        endpoint = self.endpoint
+        return AwsBaseHook(aws_conn_id=endpoint.aws_conn_id, client_type="sts").get_credentials(
+            endpoint.region
+        )
+
+    @cached_property
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        endpoint = self.endpoint
+        session.verify = endpoint.verify
+        if endpoint.iam_auth:
+            from requests_aws4auth import AWS4Auth
+
+            creds = self._credentials()
+            session.auth = AWS4Auth(
+                creds.access_key, creds.secret_key, endpoint.region, SERVICE, session_token=creds.token
+            )
+        return session
+
+    # -- retry policy (shared by both sides) ------------------------------------------------------------
+    def _retry_kwargs(self, is_retryable: Callable[[BaseException], bool]) -> dict[str, Any]:
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            self.log.warning(
+                "Neptune request failed (attempt %d/%d): %s; retrying",
+                state.attempt_number,
+                self.max_attempts,
+                exc,
+            )
+
+        return {
+            "retry": retry_if_exception(is_retryable),
+            "stop": stop_after_attempt(self.max_attempts),
+            # Full jitter: sleep uniformly in [0, min(max, base * 2^n)].
+            "wait": wait_random_exponential(multiplier=self.backoff_base, max=self.backoff_max),
+            "before_sleep": log_retry,
+            "reraise": True,
+        }
+
+    @staticmethod
+    def _sync_retryable(idempotent: bool) -> Callable[[BaseException], bool]:
+        def check(exc: BaseException) -> bool:
+            if isinstance(exc, NeptuneLoaderError):
+                return exc.status_code in RETRYABLE_STATUS
+            if isinstance(exc, requests.ConnectTimeout):
+                return True  # never reached the server
+            if isinstance(exc, requests.ConnectionError | requests.Timeout):
+                # A POST whose answer was lost may have started a load: only idempotent calls retry here;
+                # the operator's idempotency guard covers the POST case.
+                return idempotent or _refused(exc)
+            return False
+
+        return check
+
+    # -- sync side --------------------------------------------------------------------------------------
+    def _request(
+        self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None
+    ) -> dict[str, Any]:
+        url = f"{self.endpoint.base_url}{path}"
+        if query:
+            url = f"{url}?{_query_string(query)}"
+        idempotent = method != "POST"
+
+        def once() -> dict[str, Any]:
+            response = self.session.request(
+                method,
+                url,
+                data=json.dumps(body) if body is not None else None,
+                headers={"Content-Type": "application/json"} if body is not None else None,
+                timeout=self.timeout,
+            )
+            if response.status_code >= 400:
+                raise _error_from_response(
+                    response.status_code, response.text, response.headers.get("x-amzn-RequestId")
+                )
+            return response.json() if response.content else {}
+
+        for attempt in Retrying(**self._retry_kwargs(self._sync_retryable(idempotent))):
+            with attempt:
+                return once()
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def start_load(self, **params: Any) -> str:
+        """POST /loader with Neptune's parameter names (source, format, iamRoleArn, region...) -> loadId."""
+        body = {k: _body_value(v) for k, v in params.items() if v is not None}
+        missing = [k for k in ("source", "format", "iamRoleArn", "region") if not body.get(k)]
+        if missing:
+            raise ValueError(f"start_load: missing required parameter(s): {', '.join(missing)}")
+        answer = self._request("POST", "/loader", body=body)
+        load_id = (answer.get("payload") or {}).get("loadId")
+        if not load_id:
+            raise NeptuneLoaderError(200, "UnexpectedResponse", "POST /loader answered without a loadId")
+        self.log.info("Neptune load %s started for %s", load_id, body["source"])
+        return str(load_id)
+
+    @staticmethod
+    def _status_query(
+        details: bool, errors: bool, page: int | None, errors_per_page: int | None
+    ) -> dict[str, Any]:
+        return {"details": details, "errors": errors, "page": page, "errorsPerPage": errors_per_page}
+
+    def get_load_status(
+        self,
+        load_id: str,
+        details: bool = True,
+        errors: bool = False,
+        page: int | None = None,
+        errors_per_page: int | None = None,
+    ) -> dict[str, Any]:
+        """GET /loader/{loadId}: the ``payload`` (feedCount, overallStatus, failedFeeds, errors)."""
+        answer = self._request(
+            "GET",
+            f"/loader/{quote(load_id, safe='')}",
+            query=self._status_query(details, errors, page, errors_per_page),
+        )
+        return dict(answer.get("payload") or {})
+
+    def get_load_errors(
+        self, load_id: str, errors_per_page: int = 100, max_errors: int = 10_000
+    ) -> list[dict]:
+        """Every error log entry of a load, all pages (Neptune keeps at most the last 10,000)."""
+        collected: list[dict] = []
+        page = 1
+        while len(collected) < max_errors:
+            payload = self.get_load_status(
+                load_id, details=False, errors=True, page=page, errors_per_page=errors_per_page
+            )
+            logs = list((payload.get("errors") or {}).get("errorLogs") or [])
+            collected.extend(logs)
+            if len(logs) < errors_per_page:
+                break
+            page += 1
+        return collected[:max_errors]
+
+    def list_loads(self, limit: int | None = None, include_queued: bool = True) -> list[str]:
+        """GET /loader: load ids, queued ones first, then the most recent."""
+        if limit is not None and not 1 <= limit <= 100:
+            raise ValueError(f"limit must be between 1 and 100, got {limit}")
+        answer = self._request("GET", "/loader", query={"limit": limit, "includeQueuedLoads": include_queued})
+        return [str(i) for i in (answer.get("payload") or {}).get("loadIds") or []]
+
+    def cancel_load(self, load_id: str) -> None:
+        """DELETE /loader/{loadId}: the load ends LOAD_CANCELLED_BY_USER."""
+        self._request("DELETE", f"/loader/{quote(load_id, safe='')}")
+        self.log.info("Neptune load %s cancelled", load_id)
+
+    # -- async side (triggerer) -------------------------------------------------------------------------
+    async def _asigned_headers(self, method: str, url: str, body: bytes | None) -> dict[str, str]:
+        endpoint = await self.aendpoint()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if not endpoint.iam_auth:
+            return headers
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        # Credential resolution may call STS: keep it off the event loop.
+        creds = await asyncio.to_thread(self._credentials)
+        request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
+        SigV4Auth(creds, SERVICE, endpoint.region).add_auth(request)
+        return dict(request.headers.items())
+
+    async def _arequest(
+        self, method: str, path: str, *, query: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        import aiohttp
+        from yarl import URL
+
+        endpoint = await self.aendpoint()
+        url = f"{endpoint.base_url}{path}"
+        if query:
+            url = f"{url}?{_query_string(query)}"
+        ssl_arg: Any = True
+        if endpoint.verify is False:
+            ssl_arg = False
+        elif isinstance(endpoint.verify, str):
+            ssl_arg = await asyncio.to_thread(ssl.create_default_context, cafile=endpoint.verify)
+        timeout = aiohttp.ClientTimeout(sock_connect=self.timeout[0], total=self.timeout[0] + self.timeout[1])
+
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, NeptuneLoaderError):
+                return exc.status_code in RETRYABLE_STATUS
+            return isinstance(exc, aiohttp.ClientConnectionError | asyncio.TimeoutError)
+
+        async for attempt in AsyncRetrying(**self._retry_kwargs(retryable)):
+            with attempt:
+                headers = await self._asigned_headers(method, url, None)  # fresh X-Amz-Date per attempt
+                async with (
+                    aiohttp.ClientSession(timeout=timeout) as session,
+                    session.request(method, URL(url, encoded=True), headers=headers, ssl=ssl_arg) as response,
+                ):
+                    text = await response.text()
+                    if response.status >= 400:
+                        raise _error_from_response(
+                            response.status, text, response.headers.get("x-amzn-RequestId")
+                        )
+                    return json.loads(text) if text else {}
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    async def aget_load_status(
+        self,
+        load_id: str,
+        details: bool = True,
+        errors: bool = False,
+        page: int | None = None,
+        errors_per_page: int | None = None,
+    ) -> dict[str, Any]:
+        answer = await self._arequest(
+            "GET",
+            f"/loader/{quote(load_id, safe='')}",
+            query=self._status_query(details, errors, page, errors_per_page),
+        )
+        return dict(answer.get("payload") or {})
+
+
+def _refused(exc: BaseException) -> bool:
+    """True when the connection was refused or never opened (nothing reached the server)."""
+    from urllib3.exceptions import NewConnectionError
+
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError | ConnectionRefusedError):
+            return True
+        # requests wraps urllib3's MaxRetryError (args[0]), which keeps the cause in .reason.
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked += [a for a in current.args if isinstance(a, BaseException)]
+        pending.extend(e for e in linked if isinstance(e, BaseException))
+    return False

@@ -1,0 +1,56 @@
+"""Remove what looks like credentials from free text (error reasons) before it goes into a notification.
+
+Error reasons come from exceptions, pod messages and logs: they may quote a URL with a password, a presigned
+S3 URL, an AWS key pair or a ``password=...`` option. Notifications go to mailing lists, so anything that
+looks like a credential is replaced, and so is every value the caller knows to be secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+REDACTED = "[REDACTED]"
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # AWS access key ids (long-term AKIA, temporary ASIA, and the other documented prefixes).
+    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b"), REDACTED),
+    # key=value / key: value where the key names a secret (JSON quotes allowed around both).
+    (
+        re.compile(
+            r"""(?ix)
+            (["']?\b[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|
+               credential|signature|license[_-]?content|authorization)[\w.-]*["']?\s*[:=]\s*)
+            (?!\[REDACTED\])(?:"[^"]*"|'[^']*'|Bearer\s+\S+|Basic\s+\S+|[^\s,;&'"}\]]+)
+            """
+        ),
+        r"\1" + REDACTED,
+    ),
+    # Authorization headers written as "Authorization AWS4-HMAC-SHA256 Credential=..., Signature=...".
+    (re.compile(r"(?i)\b(AWS4-HMAC-SHA256)\s+[^\n]*"), r"\1 " + REDACTED),
+    # user:password@ in URLs.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^/\s@]+@"), r"\1:" + REDACTED + "@"),
+    # AWS secret access keys: 40 characters of base64 with mixed case and digits (not a hex digest).
+    (
+        re.compile(r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])[A-Za-z0-9/+]{40}"
+                   r"(?![A-Za-z0-9/+=])"),
+        REDACTED,
+    ),
+    # PEM private keys.
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
+        REDACTED,
+    ),
+)
+
+# Shorter "secrets" than this would blank out ordinary words (and are no secret anyway).
+_MIN_SECRET_LENGTH = 4
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with every known secret value and everything credential-shaped replaced by ``[REDACTED]``."""
+    for secret in sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text

@@ -1,0 +1,319 @@
+"""Registering a job: find its jobspec, validate it, allocate the job id (status CREATED).
+
+A run gets its jobspec in one of three ways, checked in this order:
+
+1. inline, as the run's ``jobspec`` param (the UI form, the REST API, ``airflow dags test -c``);
+2. by location, as the run's ``jobspec_uri`` param: ``s3://bucket/key`` or a key in the input bucket;
+3. from an S3 event notification that the SQS asset watcher turned into an asset event (a jobspec landed
+   in the input bucket).
+
+``JobspecKeySensor`` waits for a jobspec given by location (skips when it is inline); ``RegisterJobOperator``
+validates it and writes the job record. An invalid jobspec is recorded as SCHEDULE_FAILED with the one-line
+error, and the task fails, so that only the failure notification runs: no pod, no load.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
+
+from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+from airflow.sdk import BaseOperator
+
+from rdfox_pipeline.domain.jobspec import JobSpecError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from rdfox_pipeline.domain.jobspec import JobSpec
+    from rdfox_pipeline.domain.settings import Settings
+
+# Jobs whose jobspec was unreadable or named no valid dataset are recorded under this dataset, so that the
+# failure is still visible in the table. It contains no character a job id delimiter may be.
+INVALID_DATASET = "INVALID-JOBSPEC"
+MAX_JOBSPEC_BYTES = 1024 * 1024
+
+
+class JobspecNotFound(ValueError):
+    """The run names no jobspec at all, or names it in a form that cannot be used."""
+
+
+@dataclass(frozen=True)
+class JobspecLocation:
+    bucket: str
+    key: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def dataset_hint(self) -> str | None:
+        """The dataset a key ``<dataset>/<name>.rdfoxjob.json`` is filed under."""
+        head, sep, _ = self.key.partition("/")
+        return head if sep and head else None
+
+
+def parse_location(text: str, default_bucket: str | None) -> JobspecLocation:
+    """``s3://bucket/key`` or a bare key in ``default_bucket``; JobspecNotFound says what is wrong."""
+    text = text.strip()
+    if text.startswith("s3://"):
+        bucket, _, key = text[len("s3://") :].partition("/")
+        if not bucket or not key:
+            raise JobspecNotFound(f"jobspec_uri: {text!r} must look like s3://<bucket>/<key>")
+        return JobspecLocation(bucket, key)
+    if "://" in text:
+        raise JobspecNotFound(f"jobspec_uri: {text!r} is not an s3:// URI")
+    if not default_bucket:
+        raise JobspecNotFound(
+            f"jobspec_uri: {text!r} is a key but no input bucket is configured (INPUT_BUCKET); use s3://..."
+        )
+    return JobspecLocation(default_bucket, text.lstrip("/"))
+
+
+def _s3_records(payload: Any) -> Iterable[tuple[str, str]]:
+    """(bucket, key) of each object-created record in an S3 event notification (raw or via SNS)."""
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return
+    if not isinstance(payload, Mapping):
+        return
+    if isinstance(payload.get("Message"), str):  # S3 -> SNS -> SQS wraps the event once more
+        yield from _s3_records(payload["Message"])
+        return
+    for record in payload.get("Records") or ():
+        s3 = record.get("s3") if isinstance(record, Mapping) else None
+        if not isinstance(s3, Mapping):
+            continue
+        bucket = (s3.get("bucket") or {}).get("name")
+        key = (s3.get("object") or {}).get("key")
+        if bucket and key and str(record.get("eventName", "ObjectCreated")).startswith("ObjectCreated"):
+            yield bucket, unquote_plus(key)  # S3 URL-encodes keys in notifications
+
+
+def locations_from_asset_events(events: Iterable[Any], jobspec_suffix: str) -> list[JobspecLocation]:
+    """Jobspec objects named by the SQS messages of triggering asset events (``extra`` of each event)."""
+    found: list[JobspecLocation] = []
+    for event in events:
+        extra = getattr(event, "extra", None) or (event.get("extra") if isinstance(event, Mapping) else None)
+        if not isinstance(extra, Mapping):
+            continue
+        # SqsSensorTrigger's event payload: {"status": ..., "message_batch": [{"Body": "...", ...}]}
+        payload = extra.get("payload", extra)
+        for message in payload.get("message_batch") or () if isinstance(payload, Mapping) else ():
+            body = message.get("Body") if isinstance(message, Mapping) else None
+            for bucket, key in _s3_records(body):
+                if key.endswith(jobspec_suffix):
+                    found.append(JobspecLocation(bucket, key))
+    return found
+
+
+def _asset_events(context: Context) -> list[Any]:
+    events = context.get("triggering_asset_events") or {}
+    out: list[Any] = []
+    for per_asset in events.values():
+        out.extend(per_asset)
+    return out
+
+
+def inline_jobspec(context: Context) -> Mapping[str, Any] | None:
+    """The run's inline jobspec param, or None (an empty object counts as none)."""
+    params = context.get("params") or {}
+    value = params.get("jobspec")
+    if isinstance(value, str) and value.strip():
+        value = json.loads(value) if value.strip().startswith("{") else value
+    if isinstance(value, Mapping) and value:
+        return value
+    if value not in (None, {}, ""):
+        raise JobspecNotFound(f"jobspec: expected a JSON object, got {type(value).__name__}")
+    return None
+
+
+def jobspec_location(context: Context, settings: Settings) -> JobspecLocation | None:
+    """Where the run's jobspec is, when it is not inline; None when the run names no location."""
+    params = context.get("params") or {}
+    uri = params.get("jobspec_uri")
+    if isinstance(uri, str) and uri.strip():
+        return parse_location(uri, settings.input_bucket)
+    located = locations_from_asset_events(_asset_events(context), settings.jobspec_name)
+    if len(located) > 1:
+        # Several uploads batched into one run: the first is run; the others are named in the log so
+        # that nobody loses them silently (the watcher takes one message per poll to make this rare).
+        context["ti"].log.warning(
+            "This run was triggered by %d jobspecs; running %s, not: %s",
+            len(located),
+            located[0].uri,
+            ", ".join(loc.uri for loc in located[1:]),
+        )
+    return located[0] if located else None
+
+
+def _load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    from rdfox_pipeline.aws.settings_loader import load_settings  # run time only: reads SSM
+
+    return load_settings(overrides)
+
+
+class JobspecKeySensor(S3KeySensor):
+    """Wait (deferrable) for the run's jobspec object; skipped when the jobspec is inline or not given.
+
+    The location is worked out at run time from the run's params or its triggering asset events, so the
+    sensor needs no templated key. Skipping (rather than failing) leaves the error to ``register_job``,
+    which records it against the job.
+    """
+
+    def __init__(self, *, aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+        kwargs.setdefault("deferrable", True)
+        kwargs.setdefault("poke_interval", 30)
+        kwargs.setdefault("timeout", 6 * 3600)
+        super().__init__(bucket_key="", aws_conn_id=aws_conn_id, **kwargs)
+
+    def execute(self, context: Context) -> None:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        try:
+            if inline_jobspec(context) is not None:
+                raise AirflowSkipException("the jobspec is inline: nothing to wait for")
+            location = jobspec_location(context, _load_settings())
+        except JobspecNotFound as exc:
+            raise AirflowSkipException(
+                f"no usable jobspec location ({exc}); register_job reports it"
+            ) from None
+        if location is None:
+            raise AirflowSkipException("the run names no jobspec; register_job reports it")
+        self.bucket_name = location.bucket
+        self.bucket_key = [location.key]
+        self.log.info("Waiting for the jobspec %s", location.uri)
+        super().execute(context)
+
+
+class RegisterJobOperator(BaseOperator):
+    """Validate the run's jobspec and allocate its job id; returns the registration (no secrets).
+
+    XCom ``return_value``: ``{"job_id", "dataset", "jobspec" (normalised), "jobspec_uri", "input_prefix",
+    "output_prefix", "rdfox_log_uri"}``.
+
+    Not retried: allocation writes a new record each time. A rerun of the same dag run finds the record it
+    wrote before (by ``dag_run_id``) and reuses it instead of allocating a second id.
+    """
+
+    ui_color = "#e8f0fe"
+
+    def __init__(self, *, aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+        kwargs.setdefault("retries", 0)
+        super().__init__(**kwargs)
+        self.aws_conn_id = aws_conn_id
+
+    def _hook(self, settings: Settings) -> Any:
+        from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
+
+        return JobMetadataHook(
+            aws_conn_id=self.aws_conn_id,
+            table_name=settings.job_table_name,
+            delimiter=settings.job_id_delimeter,
+        )
+
+    def _read_object(self, location: JobspecLocation) -> bytes:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        obj = S3Hook(aws_conn_id=self.aws_conn_id).get_key(location.key, location.bucket)
+        if obj.content_length > MAX_JOBSPEC_BYTES:
+            raise JobSpecError("jobspec", f"{location.uri} is {obj.content_length} bytes, larger than 1 MB")
+        return obj.get()["Body"].read(MAX_JOBSPEC_BYTES + 1)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from rdfox_pipeline.domain.jobspec import parse_jobspec
+
+        base = _load_settings()
+        dag_run_id = context["run_id"]
+        location: JobspecLocation | None = None
+        raw: Any = None
+        try:
+            raw = inline_jobspec(context)
+            if raw is None:
+                location = jobspec_location(context, base)
+                if location is None:
+                    raise JobspecNotFound(
+                        "jobspec: the run names no jobspec (give the jobspec param, or jobspec_uri, "
+                        "or upload <dataset>/<name>." + base.jobspec_name + " to the input bucket)"
+                    )
+                raw = self._read_object(location)
+            spec = parse_jobspec(
+                raw, allowed_registries=base.image_registry_allowlist, delimiter=base.job_id_delimeter
+            )
+            settings = _load_settings(spec.setting_overrides())
+        except (JobSpecError, JobspecNotFound, ValueError) as exc:
+            self._record_invalid(context, base, raw, location, dag_run_id, exc)
+            raise  # fails the task: only notify_failure runs downstream
+
+        hook = self._hook(base)
+        job_id = self._reuse_or_allocate(hook, spec, dag_run_id)
+        output_bucket = spec.output_bucket or settings.output_bucket
+        input_bucket = spec.job_bucket or settings.input_bucket
+        if not output_bucket or not input_bucket:
+            missing = "output_bucket" if not output_bucket else "job_bucket"
+            error = JobSpecError(missing, "is not given and no default bucket setting is configured")
+            hook.record_status(job_id, "SCHEDULE_FAILED", error_reason=str(error))
+            context["ti"].xcom_push(key="failed_job_id", value=job_id)
+            raise error
+        output_prefix = f"s3://{output_bucket}/{spec.dataset}/{job_id}/"
+        registration = {
+            "job_id": job_id,
+            "dataset": spec.dataset,
+            "jobspec": spec.to_json_dict(),
+            "jobspec_uri": location.uri if location else None,
+            "input_prefix": f"s3://{input_bucket}/{spec.dataset}/",
+            "output_prefix": output_prefix,
+            "rdfox_log_uri": output_prefix + settings.rdfoxlog_name,
+        }
+        self.log.info("Registered job %s (dataset %s), outputs under %s", job_id, spec.dataset, output_prefix)
+        return registration
+
+    def _reuse_or_allocate(self, hook: Any, spec: JobSpec, dag_run_id: str) -> str:
+        """Idempotent per dag run: a cleared-and-rerun register_job reuses the CREATED record of its run."""
+        for record in hook.iter_jobs_by_status("CREATED"):
+            if record.get("dag_run_id") == dag_run_id and record.get("dataset") == spec.dataset:
+                self.log.info("Reusing job %s already registered by this dag run", record["job_id"])
+                return str(record["job_id"])
+        return str(hook.allocate_job(spec.dataset, jobspec=spec, dag_run_id=dag_run_id))
+
+    def _record_invalid(
+        self,
+        context: Context,
+        settings: Settings,
+        raw: Any,
+        location: JobspecLocation | None,
+        dag_run_id: str,
+        error: Exception,
+    ) -> None:
+        """Record SCHEDULE_FAILED under the dataset the jobspec names (if any), so the failure is visible."""
+        from rdfox_pipeline.domain.validators import check_dataset
+
+        reason = " ".join(str(error).split())[:1000]  # one line, bounded
+        candidates = []
+        if isinstance(raw, Mapping):
+            candidates += [raw.get("dataset"), raw.get("job_key")]
+        if location is not None:
+            candidates.append(location.dataset_hint)
+        dataset = INVALID_DATASET
+        for candidate in candidates:
+            if isinstance(candidate, str):
+                try:
+                    dataset = check_dataset(candidate, settings.job_id_delimeter)
+                    break
+                except ValueError:
+                    continue
+        hook = self._hook(settings)
+        job_id = hook.allocate_job(dataset, dag_run_id=dag_run_id)
+        fields: dict[str, Any] = {"error_reason": reason}
+        if location is not None:
+            fields["jobspec_uri"] = location.uri
+        hook.record_status(job_id, "SCHEDULE_FAILED", **fields)
+        # notify_failure finds the job through this XCom even though the task fails.
+        context["ti"].xcom_push(key="failed_job_id", value=job_id)
+        self.log.error("Invalid jobspec, job %s recorded as SCHEDULE_FAILED: %s", job_id, reason)

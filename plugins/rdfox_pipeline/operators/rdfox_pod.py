@@ -1,0 +1,225 @@
+"""The RDFox pod as an Airflow task: the provider's pod operator, with the pod built at run time.
+
+``RdfoxPodOperator`` is the Amazon provider's ``EksPodOperator`` (itself a cncf-kubernetes
+``KubernetesPodOperator``), deferrable. It picks its route when it runs, from the CLUSTER_NAME setting:
+
+* CLUSTER_NAME set: the EKS route. The kubeconfig is generated from the cluster's description with the
+  credentials of ``aws_conn_id`` (on MWAA: the environment's execution role, which needs
+  ``eks:DescribeCluster`` and an access entry / aws-auth mapping in the cluster); the triggerer
+  regenerates it, so long waits outlive the 15-minute EKS token.
+* CLUSTER_NAME unset: the plain Kubernetes route through ``kubernetes_conn_id`` (``kubernetes_default``:
+  a kubeconfig path or in-cluster; the local stack points it at the Kubernetes emulator).
+
+The pod itself comes from ``build_pod_manifest(jobspec, job_id, settings)``. Job record: SCHEDULED (with the
+pod name) once the pod exists, the worker's instance type when known, INFERENCE_FAILED with the reason when
+the pod fails (a failed step, OOM kill, image pull error, scheduling timeout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.eks import EksPodOperator
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from kubernetes.client import models as k8s
+
+    from rdfox_pipeline.domain.settings import Settings
+
+# Node labels that name the machine type (current, then the deprecated beta label).
+_INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
+_WAITING_FAILURES = frozenset(
+    {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CrashLoopBackOff"}
+)
+_MAX_REASON = 1000
+
+
+def describe_pod_failure(pod: k8s.V1Pod | None, fallback: str) -> str:
+    """One line saying why the pod failed: the first failed container, else the pod's own reason."""
+    status = getattr(pod, "status", None)
+    if status is not None:
+        for statuses in (status.init_container_statuses or [], status.container_statuses or []):
+            for cs in statuses:
+                state = cs.state
+                term = state.terminated if state else None
+                if term is not None and term.exit_code not in (0, None):
+                    reason = f" ({term.reason})" if term.reason else ""
+                    message = f": {term.message.strip()}" if term.message else ""
+                    return f"container {cs.name} exited with status {term.exit_code}{reason}{message}"
+                waiting = state.waiting if state else None
+                if waiting is not None and waiting.reason in _WAITING_FAILURES:
+                    message = f": {waiting.message.strip()}" if waiting.message else ""
+                    return f"container {cs.name} could not start ({waiting.reason}{message})"
+        if status.reason or status.message:
+            return f"pod {status.phase or 'failed'}: {status.reason or ''} {status.message or ''}".strip()
+    return fallback
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:_MAX_REASON]
+
+
+class RdfoxPodOperator(EksPodOperator):
+    """Run the job's RDFox pod (prepare -> rdfox -> publish); see the module docstring for the routes.
+
+    :param registration: ``register_job``'s XCom (templated; pass ``register_job.output``).
+    :param aws_conn_id: AWS connection: job records, settings, and the EKS route's credentials.
+    :param kubernetes_conn_id: Kubernetes connection of the plain route.
+    """
+
+    template_fields = (*EksPodOperator.template_fields, "registration")
+    ui_color = "#d6f5e3"
+
+    def __init__(
+        self,
+        *,
+        registration: Any,
+        aws_conn_id: str | None = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("deferrable", True)
+        kwargs.setdefault("get_logs", True)
+        kwargs.setdefault("do_xcom_push", False)
+        # Failed pods are kept for diagnosis; succeeded ones are deleted (their outputs are in S3).
+        kwargs.setdefault("on_finish_action", "delete_succeeded_pod")
+        kwargs.setdefault("reattach_on_restart", True)
+        super().__init__(cluster_name="", aws_conn_id=aws_conn_id, **kwargs)
+        self.registration = registration
+        self._settings: Settings | None = None
+
+    # -- what to run ---------------------------------------------------------------------------------------
+
+    @property
+    def job_id(self) -> str:
+        return str(self.registration["job_id"])
+
+    def _job_settings(self) -> Settings:
+        if self._settings is None:
+            from rdfox_pipeline.aws.settings_loader import load_settings
+            from rdfox_pipeline.domain.jobspec import parse_jobspec
+
+            spec = parse_jobspec(self.registration["jobspec"])
+            self._settings = load_settings(spec.setting_overrides(), aws_conn_id=self.aws_conn_id)
+        return self._settings
+
+    def build_pod_request_obj(self, context: Context | None = None, *, dry_run: bool = False) -> k8s.V1Pod:
+        from rdfox_pipeline.domain.jobspec import parse_jobspec
+        from rdfox_pipeline.pod.manifest import build_pod_manifest
+
+        spec = parse_jobspec(self.registration["jobspec"])
+        manifest = build_pod_manifest(spec, self.job_id, self._job_settings())
+        # The manifest is the pod; the operator adds only its identifying labels (used to reattach on retry).
+        self.pod_template_dict = manifest
+        self.namespace = manifest["metadata"]["namespace"]
+        self.name = manifest["metadata"]["name"]
+        self.startup_timeout_seconds = self._job_settings().pod_startup_timeout_seconds
+        return super().build_pod_request_obj(context, dry_run=dry_run)
+
+    # -- routes --------------------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        if not isinstance(self.registration, Mapping) or "job_id" not in self.registration:
+            raise ValueError("registration: expected register_job's XCom with job_id and jobspec")
+        try:
+            self.cluster_name = self._job_settings().cluster_name or ""
+            if self.cluster_name:
+                self.log.info("EKS route: cluster %s", self.cluster_name)
+                # EksPodOperator.trigger_reentry finds the cluster in the trigger's event.
+                self.trigger_kwargs = {**(self.trigger_kwargs or {}), "eks_cluster_name": self.cluster_name}
+                return super().execute(context)  # EksPodOperator.execute: kubeconfig from EKS
+            self.log.info("Kubernetes route: connection %s", self.kubernetes_conn_id)
+            return KubernetesPodOperator.execute(self, context)
+        except Exception as exc:
+            self._record_failure(exc)
+            raise
+
+    def invoke_defer_method(self, last_log_time: Any = None, context: Context | None = None) -> None:
+        if self.cluster_name:
+            return super().invoke_defer_method(last_log_time=last_log_time, context=context)
+        return KubernetesPodOperator.invoke_defer_method(self, last_log_time=last_log_time, context=context)
+
+    def trigger_reentry(self, context: Context, event: dict[str, Any]) -> Any:
+        try:
+            if event.get("eks_cluster_name"):
+                result = super().trigger_reentry(context, event)
+            else:
+                result = KubernetesPodOperator.trigger_reentry(self, context, event)
+        except Exception as exc:
+            self._record_failure(exc)
+            raise
+        self._record_node_type()
+        return result
+
+    # -- job record ----------------------------------------------------------------------------------------
+
+    def _hook(self) -> Any:
+        from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
+
+        settings = self._job_settings()
+        return JobMetadataHook(
+            aws_conn_id=self.aws_conn_id,
+            table_name=settings.job_table_name,
+            delimiter=settings.job_id_delimeter,
+        )
+
+    def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
+        pod = super().get_or_create_pod(pod_request_obj, context)
+        self._hook().record_status(self.job_id, "SCHEDULED", pod_name=pod.metadata.name)
+        return pod
+
+    def _node_type(self) -> str | None:
+        node_name = getattr(getattr(self.pod, "spec", None), "node_name", None)
+        if not node_name:
+            return None
+        try:
+            labels = self.client.read_node(node_name).metadata.labels or {}
+        except Exception as exc:  # RBAC may not allow reading nodes: the type is a nice-to-have
+            self.log.info("Cannot read node %s (%s); worker node type not recorded", node_name, exc)
+            return node_name
+        return next((labels[k] for k in _INSTANCE_TYPE_LABELS if k in labels), node_name)
+
+    def _record_node_type(self) -> None:
+        node_type = self._node_type()
+        if node_type:
+            self._hook().record_status(self.job_id, "SCHEDULED", worker_node_type=node_type)
+
+    def _record_failure(self, exc: BaseException) -> None:
+        """INFERENCE_FAILED with the pod's reason and, when the log was published, the log's own diagnosis."""
+        try:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = describe_pod_failure(self.pod, fallback=first_line)
+            diagnosis, log_uri = self._log_diagnosis()
+            if diagnosis:
+                reason = f"{reason}; rdfox.log: {diagnosis}"
+            self._hook().record_status(
+                self.job_id,
+                "INFERENCE_FAILED",
+                error_reason=_one_line(reason),
+                worker_node_type=self._node_type(),
+                rdfox_log_uri=log_uri,
+            )
+        except Exception:  # never hide the pod's own failure behind a bookkeeping one
+            self.log.exception("Could not record INFERENCE_FAILED for job %s", self.job_id)
+
+    def _log_diagnosis(self) -> tuple[str | None, str | None]:
+        """What the published rdfox.log says went wrong (publish uploads it even when RDFox fails)."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from rdfox_pipeline.domain.rdfox_log import RdfoxLogError, parse_rdfox_log
+
+        uri = str(self.registration.get("rdfox_log_uri") or "")
+        if not uri.startswith("s3://"):
+            return None, None
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        hook = S3Hook(aws_conn_id=self.aws_conn_id)
+        if not hook.check_for_key(key, bucket):
+            return None, None
+        text = hook.read_key(key, bucket)
+        try:
+            parse_rdfox_log(text)
+        except RdfoxLogError as err:
+            return str(err), uri
+        return None, uri

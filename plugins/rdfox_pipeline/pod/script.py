@@ -1,0 +1,211 @@
+"""The RDFox script the prepare step writes and RDFox (or the local reasoner) executes.
+
+The format is fixed in docs/ARCHITECTURE.md ("The RDFox script"); the rdfox.log parser relies on the
+markers it echoes. Pure: the same inputs give the same script, whatever order S3 listed the files in.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+RULE_EXTENSIONS = (".dlog",)
+DATA_EXTENSIONS = (".nt", ".ttl", ".nq", ".trig", ".owl", ".rdf", ".n3")
+COUNT_QUERY_EXTENSION = ".count.rq"
+QUERY_EXTENSION = ".rq"
+JOBSPEC_SUFFIX = ".rdfoxjob.json"
+
+# RDFox's shell expands $(var) inside commands and ends a quoted string at '"'; control characters would
+# split one command into two. A file name carrying any of these could inject shell commands.
+_UNSAFE_PATH_RE = re.compile(r'["\\$\x00-\x1f\x7f]')
+_PREFIX_NAME_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_.-]*)?:?$")
+_IRI_UNSAFE_RE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+
+
+class DatasetFiles(NamedTuple):
+    """The dataset's files by role (relative keys, sorted). Unpacks as ``rules, data, queries, counts``."""
+
+    rules: tuple[str, ...]
+    data: tuple[str, ...]
+    queries: tuple[str, ...]
+    count_queries: tuple[str, ...]
+
+
+class ClassifiedFiles(DatasetFiles):
+    """``DatasetFiles`` plus the keys that were ignored and why (``ignored``: ``(key, reason)`` pairs)."""
+
+    ignored: tuple[tuple[str, str], ...]
+
+    def __new__(cls, rules, data, queries, count_queries, ignored=()):  # type: ignore[no-untyped-def]
+        obj = super().__new__(cls, rules, data, queries, count_queries)
+        obj.ignored = tuple(ignored)
+        return obj
+
+
+def _is_data_file(name: str) -> bool:
+    base = name[: -len(".gz")] if name.endswith(".gz") else name
+    return base.endswith(DATA_EXTENSIONS)
+
+
+def classify_dataset_files(keys: Iterable[str]) -> ClassifiedFiles:
+    """Sort dataset keys (relative to the dataset prefix) into rules, data, queries and count queries.
+
+    Unrecognised files, folder markers and jobspecs are ignored; ``.ignored`` says why for each one.
+    """
+    rules: list[str] = []
+    data: list[str] = []
+    queries: list[str] = []
+    counts: list[str] = []
+    ignored: list[tuple[str, str]] = []
+    for key in keys:
+        name = key.lower()
+        if not key or key.endswith("/"):
+            ignored.append((key, "folder marker"))
+        elif name.endswith(JOBSPEC_SUFFIX):
+            ignored.append((key, "jobspec"))
+        elif name.endswith(RULE_EXTENSIONS):
+            rules.append(key)
+        elif name.endswith(COUNT_QUERY_EXTENSION):
+            counts.append(key)
+        elif name.endswith(QUERY_EXTENSION):
+            queries.append(key)
+        elif _is_data_file(name):
+            data.append(key)
+        else:
+            ignored.append((key, "unrecognised file type"))
+    return ClassifiedFiles(
+        tuple(sorted(rules)),
+        tuple(sorted(data)),
+        tuple(sorted(queries)),
+        tuple(sorted(counts)),
+        sorted(ignored),
+    )
+
+
+def _checked_path(path: str, what: str) -> str:
+    if not path:
+        raise ValueError(f"{what}: empty file name")
+    bad = _UNSAFE_PATH_RE.search(path)
+    if bad:
+        raise ValueError(
+            f"{what} {path!r}: file names must not contain quotes, backslashes, '$' or control characters"
+        )
+    return path
+
+
+def _quote(path: str) -> str:
+    return f'"{path}"'
+
+
+def _join(directory: str, key: str) -> str:
+    # Keys are relative to the directory; a leading '/' or '..' would escape it.
+    if key.startswith("/") or ".." in key.split("/"):
+        raise ValueError(f"file {key!r}: must be a relative path inside the dataset (no leading '/' or '..')")
+    return posixpath.join(directory, key)
+
+
+def _dir(path: str, what: str) -> str:
+    _checked_path(path, what)
+    if not path.startswith("/"):
+        raise ValueError(f"{what} {path!r}: must be an absolute path")
+    return path.rstrip("/") or "/"
+
+
+def _prefix_lines(prefixes: Mapping[str, str] | None) -> list[str]:
+    lines = []
+    for name, iri in sorted((prefixes or {}).items()):
+        if not _PREFIX_NAME_RE.match(name):
+            raise ValueError(f"prefix {name!r}: not a valid prefix name (letters, digits, '_', '-', '.')")
+        if not iri or _IRI_UNSAFE_RE.search(iri):
+            raise ValueError(
+                f"prefix {name!r}: IRI {iri!r} is empty or contains characters not allowed in an IRI"
+            )
+        label = name if name.endswith(":") else f"{name}:"
+        lines.append(f"prefix {label} <{iri}>")
+    return lines
+
+
+def query_output_name(query_key: str) -> str:
+    """The output file of a query: ``<query file name>.nt`` (``extract1.rq`` -> ``extract1.rq.nt``)."""
+    return f"{posixpath.basename(query_key)}.nt"
+
+
+def generate_rdfox_script(
+    *,
+    rule_files: Iterable[str],
+    data_files: Iterable[str],
+    query_files: Iterable[str],
+    count_query_files: Iterable[str] | None = None,
+    prefixes: Mapping[str, str] | None = None,
+    keep_endpoint: bool = False,
+    data_dir: str = "/data",
+    output_dir: str = "/output",
+    scripts_dir: str = "/scripts",
+) -> str:
+    """The RDFox script for one job; file arguments are keys relative to ``data_dir``. Pure."""
+    data_dir = _dir(data_dir, "data_dir")
+    output_dir = _dir(output_dir, "output_dir")
+    scripts_dir = _dir(scripts_dir, "scripts_dir")
+    rules = sorted(_checked_path(f, "rule file") for f in rule_files)
+    data = sorted(_checked_path(f, "data file") for f in data_files)
+    queries = sorted(_checked_path(f, "query file") for f in query_files)
+    counts = sorted(_checked_path(f, "count query file") for f in (count_query_files or ()))
+    if not data:
+        raise ValueError("data files: at least one data file is needed")
+
+    outputs: dict[str, str] = {}
+    for query in queries:
+        out = query_output_name(query)
+        if out in outputs:
+            raise ValueError(f"query files {outputs[out]!r} and {query!r} would both write {out!r}")
+        outputs[out] = query
+
+    lines = [
+        "set on-error stop",
+        "dstore create transactions type parallel-nw",
+        "active transactions",
+        *_prefix_lines(prefixes),
+        f"set dir.output {_quote(output_dir.rstrip('/') + '/')}",
+        f"set dir.queries {_quote(data_dir.rstrip('/') + '/')}",
+        f"set dir.scripts {_quote(scripts_dir.rstrip('/') + '/')}",
+        "tstamp loadStart",
+        "begin",
+        *(f"import {_quote(_join(data_dir, f))}" for f in rules),
+        *(f"import {_quote(_join(data_dir, f))}" for f in data),
+        "tstamp loadEnd",
+        "echo LOADTIME-$(loadStart)|$(loadEnd)",
+        "mat",
+        "commit",
+        "tstamp inferEnd",
+        "echo INFERENCETIME-$(loadEnd)|$(inferEnd)",
+        'set query.answer-format "application/n-triples"',
+    ]
+    for out, query in outputs.items():
+        lines.append(f"set output {_quote(posixpath.join(output_dir, 'data', out))}")
+        lines.append(f"answer {_quote(_join(data_dir, query))}")
+    lines += [
+        "set output out",
+        "tstamp queryEnd",
+        "echo QUERYTIME-$(inferEnd)|$(queryEnd)",
+        "echo ---info---",
+        "info",
+        "echo ---endinfo---",
+        "echo ---factcounts---",
+        "set query.fact-domain explicit",
+        "SELECT (COUNT(*) AS ?explicitFactCount) WHERE { ?s ?p ?o }",
+        "set query.fact-domain all",
+        "SELECT (COUNT(*) AS ?allFactCount) WHERE { ?s ?p ?o }",
+        "echo ---endfactcounts---",
+        "tstamp totalEnd",
+        "echo TOTALTIME-$(loadStart)|$(totalEnd)",
+        "echo running-counts",
+        'set query.answer-format "text/csv"',
+        *(f"answer {_quote(_join(data_dir, f))}" for f in counts),
+        "echo end-running-counts",
+    ]
+    if keep_endpoint:
+        lines.append("endpoint start")
+    lines.append("quit")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,148 @@
+"""Wait for the job's rdfox.log in S3 and turn it into the job's inference statistics.
+
+The log is at ``s3://<output>/<dataset>/<job_id>/rdfox.log`` (``register_job``'s ``rdfox_log_uri``). The wait
+defers to the Amazon provider's ``S3KeyTrigger``; the parsing is ``parse_rdfox_log``. A log that reads well
+gives INFERENCE_COMPLETE with ``rdfox_stats``; a truncated or failed one gives INFERENCE_FAILED with the
+parser's reason, and the task fails without retrying (the log will not change).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+# rdfox.log of a 500 M fact run is a few KB; anything near this is not a log we should hold in memory.
+MAX_LOG_BYTES = 64 * 1024 * 1024
+
+
+def stats_to_dict(stats: Any) -> dict[str, Any]:
+    """InferenceStats as JSON-ready data (it is a dataclass or a pydantic model)."""
+    for name in ("to_dict", "to_json_dict", "model_dump"):
+        method = getattr(stats, name, None)
+        if callable(method):
+            return dict(method(mode="json") if name == "model_dump" else method())
+    if dataclasses.is_dataclass(stats):
+        return dataclasses.asdict(stats)
+    raise TypeError(f"cannot serialise {type(stats).__name__}")
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[len("s3://") :]:
+        raise ValueError(f"rdfox_log_uri: {uri!r} must look like s3://<bucket>/<key>")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+class RdfoxLogSensor(BaseSensorOperator):
+    """Deferrable wait for rdfox.log, then parse it into the job record; returns the stats.
+
+    :param registration: ``register_job``'s XCom (templated; pass ``register_job.output``).
+    :param aws_conn_id: AWS connection for S3 and the job table.
+    """
+
+    template_fields = ("registration",)
+    ui_color = "#fff3d6"
+
+    def __init__(
+        self,
+        *,
+        registration: Any,
+        aws_conn_id: str | None = "aws_default",
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", 15)
+        # publish has finished when the pod task succeeds, so the log is normally there at once.
+        kwargs.setdefault("timeout", 3600)
+        super().__init__(**kwargs)
+        self.registration = registration
+        self.aws_conn_id = aws_conn_id
+        self.deferrable = deferrable
+
+    def _location(self) -> tuple[str, str]:
+        if not isinstance(self.registration, Mapping) or "rdfox_log_uri" not in self.registration:
+            raise ValueError("registration: expected register_job's XCom with job_id and rdfox_log_uri")
+        return split_s3_uri(str(self.registration["rdfox_log_uri"]))
+
+    def _s3(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.aws_conn_id)
+
+    def poke(self, context: Context) -> bool:
+        bucket, key = self._location()
+        return bool(self._s3().check_for_key(key, bucket))
+
+    def execute(self, context: Context) -> Any:
+        if self.poke(context):
+            return self._parse()
+        if not self.deferrable:
+            super().execute(context)
+            return self._parse()
+        from airflow.providers.amazon.aws.triggers.s3 import S3KeyTrigger
+
+        bucket, key = self._location()
+        self.log.info("Waiting for s3://%s/%s", bucket, key)
+        self.defer(
+            trigger=S3KeyTrigger(
+                bucket_name=bucket,
+                bucket_key=key,
+                aws_conn_id=self.aws_conn_id,
+                poke_interval=self.poke_interval,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        if not event or event.get("status") not in ("success", "running"):
+            message = (event or {}).get("message", "no event")
+            self._record("INFERENCE_FAILED", error_reason=f"waiting for rdfox.log failed: {message}")
+            raise RuntimeError(f"waiting for rdfox.log failed: {message}")
+        return self._parse()
+
+    def _record(self, status: str, **fields: Any) -> None:
+        from rdfox_pipeline.aws.settings_loader import load_settings
+        from rdfox_pipeline.domain.jobspec import parse_jobspec
+        from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
+
+        settings = load_settings(
+            parse_jobspec(self.registration["jobspec"]).setting_overrides(), aws_conn_id=self.aws_conn_id
+        )
+        hook = JobMetadataHook(
+            aws_conn_id=self.aws_conn_id,
+            table_name=settings.job_table_name,
+            delimiter=settings.job_id_delimeter,
+        )
+        hook.record_status(str(self.registration["job_id"]), status, **fields)
+
+    def _parse(self) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from rdfox_pipeline.domain.rdfox_log import RdfoxLogError, parse_rdfox_log
+
+        bucket, key = self._location()
+        uri = f"s3://{bucket}/{key}"
+        obj = self._s3().get_key(key, bucket)
+        if obj.content_length > MAX_LOG_BYTES:
+            reason = f"{uri} is {obj.content_length} bytes, more than the {MAX_LOG_BYTES} bytes a log may be"
+            self._record("INFERENCE_FAILED", error_reason=reason, rdfox_log_uri=uri)
+            raise AirflowFailException(reason)
+        text = obj.get()["Body"].read().decode("utf-8", errors="replace")
+        try:
+            stats = parse_rdfox_log(text)
+        except RdfoxLogError as exc:
+            reason = " ".join(str(exc).split())[:1000]
+            self._record("INFERENCE_FAILED", error_reason=f"rdfox.log: {reason}", rdfox_log_uri=uri)
+            raise AirflowFailException(f"rdfox.log at {uri}: {reason}") from None
+        stats_dict = stats_to_dict(stats)
+        self._record("INFERENCE_COMPLETE", rdfox_stats=stats_dict, rdfox_log_uri=uri)
+        self.log.info("Job %s: inference complete: %s", self.registration["job_id"], stats_dict)
+        return stats_dict

@@ -1,0 +1,180 @@
+"""NeptuneLoaderHook against the emulator over HTTP: calls, retries, give-up bound, SigV4 (sync and async)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from rdfox_pipeline.hooks.neptune_loader import (
+    NeptuneLoaderError,
+    NeptuneLoaderHook,
+    endpoint_from_connection,
+)
+
+from tests.conftest import TEST_REGION, free_port
+from tests.integration.conftest import (
+    NEPTUNE_SIGV4_ACCESS_KEY,
+    NEPTUNE_SIGV4_SECRET_KEY,
+    TEST_ROLE_ARN,
+    neptune_conn_json,
+)
+
+NT = "<http://a/s> <http://a/p> <http://a/o> .\n<http://a/s> <http://a/p> <http://a/o2> .\n"
+
+
+def fast_hook(**kwargs) -> NeptuneLoaderHook:
+    return NeptuneLoaderHook(backoff_base=0.01, backoff_max=0.05, **kwargs)
+
+
+def start(hook: NeptuneLoaderHook, source: str, **extra) -> str:
+    return hook.start_load(
+        source=source, format="ntriples", iamRoleArn=TEST_ROLE_ARN, region=TEST_REGION, **extra
+    )
+
+
+def test_start_status_list_cancel(neptune_connection, neptune_emulator, s3_source):
+    hook = fast_hook()
+    source = s3_source({"a.nt": NT})
+    load_id = start(hook, source, failOnError=False, queueRequest=True)
+    neptune_emulator.wait_for_load(load_id)
+    payload = hook.get_load_status(load_id)
+    assert payload["overallStatus"]["status"] == "LOAD_COMPLETED"
+    assert payload["overallStatus"]["totalRecords"] == 2
+    assert "failedFeeds" in payload and "errors" not in payload
+    assert hook.list_loads() == [load_id] and hook.list_loads(limit=1) == [load_id]
+    neptune_emulator.control("throttle", {"seconds": 10})
+    second = start(hook, source, mode="NEW")
+    hook.cancel_load(second)
+    assert hook.get_load_status(second)["overallStatus"]["status"] == "LOAD_CANCELLED_BY_USER"
+    with pytest.raises(ValueError, match="limit"):
+        hook.list_loads(limit=0)
+
+
+def test_loader_400_is_not_retried_and_names_the_problem(neptune_connection, neptune_emulator, s3_source):
+    hook = fast_hook()
+    with pytest.raises(NeptuneLoaderError) as caught:
+        hook.start_load(
+            source=s3_source({"a.nt": NT}), format="xml", iamRoleArn=TEST_ROLE_ARN, region=TEST_REGION
+        )
+    assert caught.value.status_code == 400 and caught.value.code == "BadRequestException"
+    assert "Invalid format" in str(caught.value)
+    assert neptune_emulator.stats()["requests"] == 1
+    with pytest.raises(ValueError, match="iamRoleArn"):
+        hook.start_load(source="s3://x/y/", format="ntriples", region=TEST_REGION)
+
+
+@pytest.mark.parametrize("status", [500, 429])
+def test_bursts_of_transient_errors_are_retried(neptune_connection, neptune_emulator, s3_source, status):
+    hook = fast_hook(max_attempts=4)
+    source = s3_source({"a.nt": NT})
+    neptune_emulator.control("faults", {"status": status, "count": 3})
+    load_id = start(hook, source)  # POST retried: the server answered an error, so no load was started
+    neptune_emulator.control("faults", {"status": status, "count": 3})
+    assert hook.get_load_status(load_id)["overallStatus"]["fullUri"] == source
+    stats = neptune_emulator.stats()
+    assert stats["requests"] == 8 and stats["loader"]["loads_submitted"] == 1
+
+
+def test_gives_up_after_the_bound(neptune_connection, neptune_emulator):
+    hook = fast_hook(max_attempts=3)
+    neptune_emulator.control("faults", {"status": 500, "count": 10})
+    with pytest.raises(NeptuneLoaderError) as caught:
+        hook.list_loads()
+    assert caught.value.status_code == 500 and caught.value.code == "InternalFailureException"
+    assert neptune_emulator.stats()["requests"] == 3
+
+
+def test_connection_refused_is_retried_then_fails(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NEPTUNE_DEFAULT",
+        json.dumps(
+            {"conn_type": "neptune", "host": "127.0.0.1", "port": free_port(), "extra": {"use_https": False}}
+        ),
+    )
+    import requests
+
+    with pytest.raises(requests.ConnectionError):
+        fast_hook(max_attempts=2, connect_timeout=1).list_loads()
+
+
+def test_all_error_pages(neptune_connection, neptune_emulator, s3_source):
+    hook = fast_hook()
+    bad = "".join(f"<http://a/{i}> <bad{i}> <http://a/o> .\n" for i in range(25))
+    load_id = start(hook, s3_source({"a.nt": bad + NT}), failOnError=False)
+    neptune_emulator.wait_for_load(load_id)
+    errors = hook.get_load_errors(load_id, errors_per_page=10)
+    assert [e["recordNum"] for e in errors] == list(range(1, 26))
+
+
+def test_async_status(neptune_connection, neptune_emulator, s3_source):
+    hook = fast_hook()
+    load_id = start(hook, s3_source({"a.nt": NT}))
+    neptune_emulator.wait_for_load(load_id)
+    neptune_emulator.control("faults", {"status": 503, "count": 2})
+    payload = asyncio.run(fast_hook().aget_load_status(load_id, errors=True))
+    assert payload["overallStatus"]["status"] == "LOAD_COMPLETED" and payload["errors"]["errorLogs"] == []
+
+
+@pytest.fixture
+def iam_connection(neptune_emulator_sigv4, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NEPTUNE_IAM",
+        neptune_conn_json(
+            neptune_emulator_sigv4, iam_auth=True, region=TEST_REGION, aws_conn_id="neptune_signer"
+        ),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NEPTUNE_SIGNER",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": NEPTUNE_SIGV4_ACCESS_KEY,
+                "password": NEPTUNE_SIGV4_SECRET_KEY,
+                "extra": {
+                    "region_name": TEST_REGION,
+                    "aws_session_token": "session-token-of-an-assumed-role",
+                },
+            }
+        ),
+    )
+    return "neptune_iam"
+
+
+def test_iam_auth_signs_sync_and_async_requests(iam_connection, neptune_emulator_sigv4, s3_source):
+    hook = fast_hook(neptune_conn_id=iam_connection)
+    load_id = start(hook, s3_source({"a.nt": NT}))
+    neptune_emulator_sigv4.wait_for_load(load_id)
+    assert hook.get_load_status(load_id, errors=True, page=1, errors_per_page=5)["overallStatus"][
+        "status"
+    ] == ("LOAD_COMPLETED")
+    payload = asyncio.run(fast_hook(neptune_conn_id=iam_connection).aget_load_status(load_id, errors=True))
+    assert payload["overallStatus"]["status"] == "LOAD_COMPLETED"
+
+
+def test_unsigned_hook_is_refused_by_an_iam_cluster(neptune_emulator_sigv4, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_NEPTUNE_DEFAULT", neptune_conn_json(neptune_emulator_sigv4))
+    with pytest.raises(NeptuneLoaderError) as caught:
+        fast_hook().list_loads()
+    assert caught.value.status_code == 403 and caught.value.code == "AccessDeniedException"
+
+
+class _Conn:
+    def __init__(self, host, port=None, schema=None, **extra):
+        self.conn_id, self.host, self.port, self.schema, self.extra_dejson = "c", host, port, schema, extra
+
+
+def test_connection_shape():
+    ep = endpoint_from_connection(_Conn("cluster.example"))
+    assert ep.base_url == "https://cluster.example:8182" and ep.verify is True and not ep.iam_auth
+    assert endpoint_from_connection(_Conn("h", 1, "http")).base_url == "http://h:1"
+    assert endpoint_from_connection(_Conn("h", ca_bundle="/ca.pem")).verify == "/ca.pem"
+    assert endpoint_from_connection(_Conn("https://h/", verify="false")).verify is False
+    from airflow.exceptions import AirflowException
+
+    with pytest.raises(AirflowException, match="region"):
+        endpoint_from_connection(_Conn("h", iam_auth=True))
+    with pytest.raises(AirflowException, match="use_https"):
+        endpoint_from_connection(_Conn("h", use_https="perhaps"))
+    with pytest.raises(AirflowException, match="host"):
+        endpoint_from_connection(_Conn(""))

@@ -1,0 +1,336 @@
+"""docker-compose.yaml: valid against the Compose Specification's JSON schema, and meaningful.
+
+No Docker engine runs here, so the file's meaning is checked by reading it: what it references exists,
+host ports do not clash, the Airflow services share one configuration, the modules it runs exist.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
+SCHEMA_FILE = REPO_ROOT / "tests" / "data" / "compose-spec.json"
+
+AIRFLOW_SERVICES = {
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-triggerer": "triggerer",
+}
+# Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}; $$ is a literal $.
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+def interpolate(value: Any, env: dict[str, str] | None = None) -> Any:
+    """Resolve variables as `docker compose config` would with an empty environment (defaults apply)."""
+    env = env or {}
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def repl(match: re.Match[str]) -> str:
+        name, op, arg = match.group("name"), match.group("op"), match.group("arg")
+        if name in env and (env[name] or op not in (":-", ":?")):
+            return env[name]
+        if op in (":?", "?"):
+            raise AssertionError(f"${{{name}}} is required but has no value: {arg}")
+        return arg if op in (":-", "-") else ""
+
+    parts = value.split("$$")
+    return "$".join(_VAR.sub(repl, part) for part in parts)
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def compose(raw: dict[str, Any]) -> dict[str, Any]:
+    return interpolate(raw)
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+def test_interpolate_follows_compose_rules() -> None:
+    assert interpolate("${A:-x}") == "x"
+    assert interpolate("${A:-x}", {"A": ""}) == "x"
+    assert interpolate("${A-x}", {"A": ""}) == ""
+    assert interpolate("${A}b$${HOSTNAME}", {"A": "a"}) == "ab${HOSTNAME}"
+    with pytest.raises(AssertionError):
+        interpolate("${A:?set A}")
+
+
+def test_schema_file_is_the_compose_spec() -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    assert schema["title"] == "Compose Specification"
+    jsonschema.validators.validator_for(schema).check_schema(schema)
+
+
+def test_validates_against_compose_spec(raw: dict[str, Any], compose: dict[str, Any]) -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    validator_cls = jsonschema.validators.validator_for(schema)
+    for document in (raw, compose):  # as written, and after interpolation
+        errors = sorted(validator_cls(schema).iter_errors(document), key=lambda e: list(e.path))
+        assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
+
+
+def test_schema_rejects_a_broken_file(raw: dict[str, Any]) -> None:
+    # The schema check must be able to fail: an unknown service key and a bad condition are errors.
+    schema = json.loads(SCHEMA_FILE.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    broken = json.loads(json.dumps(raw))
+    broken["services"]["postgres"]["no_such_key"] = 1
+    broken["services"]["airflow-scheduler"]["depends_on"]["postgres"]["condition"] = "service_ready"
+    messages = [e.message for e in validator.iter_errors(broken)]
+    assert any("no_such_key" in m for m in messages)
+    assert any("service_ready" in m for m in messages)
+
+
+def _depends_on(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    deps = service.get("depends_on", {})
+    if isinstance(deps, list):
+        return {name: {"condition": "service_started"} for name in deps}
+    return deps
+
+
+def test_depends_on_names_existing_services_without_cycles(services: dict[str, dict[str, Any]]) -> None:
+    graph = {name: set(_depends_on(svc)) for name, svc in services.items()}
+    for name, deps in graph.items():
+        assert deps <= set(services), f"{name} depends on unknown services {sorted(deps - set(services))}"
+        assert name not in deps, f"{name} depends on itself"
+    # Compose refuses cycles: a topological sort must consume every service.
+    remaining = dict(graph)
+    while remaining:
+        ready = [n for n, deps in remaining.items() if not deps & set(remaining)]
+        assert ready, f"dependency cycle among {sorted(remaining)}"
+        for n in ready:
+            del remaining[n]
+
+
+def test_depends_on_conditions_match_healthchecks(services: dict[str, dict[str, Any]]) -> None:
+    for name, svc in services.items():
+        for dep, spec in _depends_on(svc).items():
+            condition = spec["condition"]
+            if condition == "service_healthy":
+                assert "healthcheck" in services[dep], f"{name} waits for {dep} to be healthy: no healthcheck"
+            if condition == "service_completed_successfully":
+                # A one-shot service must not be restarted, or "completed" never comes.
+                assert services[dep].get("restart", "no") in ("no", "on-failure"), dep
+
+
+def test_airflow_components_wait_for_database_init_and_setup(services: dict[str, dict[str, Any]]) -> None:
+    for name in AIRFLOW_SERVICES:
+        deps = _depends_on(services[name])
+        assert deps["postgres"]["condition"] == "service_healthy", name
+        assert deps["airflow-init"]["condition"] == "service_completed_successfully", name
+        assert deps["local-setup"]["condition"] == "service_completed_successfully", name
+    assert _depends_on(services["airflow-init"])["postgres"]["condition"] == "service_healthy"
+    # Tasks run in the scheduler (LocalExecutor) and wait in the triggerer: both need the emulators up.
+    for name in ("airflow-scheduler", "airflow-triggerer"):
+        deps = _depends_on(services[name])
+        for emulator in ("neptune-emulator", "k8s-emulator"):
+            assert deps[emulator]["condition"] == "service_healthy", (name, emulator)
+
+
+def test_named_volumes_are_declared_and_bind_mounts_exist(compose: dict[str, Any]) -> None:
+    declared = set(compose.get("volumes") or {})
+    used: set[str] = set()
+    for name, svc in compose["services"].items():
+        for volume in svc.get("volumes", []):
+            source = volume["source"] if isinstance(volume, dict) else volume.split(":", 1)[0]
+            if source.startswith((".", "/", "~")):
+                host = (REPO_ROOT / source).resolve()
+                assert host.exists(), f"{name} mounts {source}, which does not exist"
+                assert REPO_ROOT in (host, *host.parents), f"{name} mounts {source} from outside the repo"
+            else:
+                assert source in declared, f"{name} uses volume {source!r}, not declared at the top level"
+                used.add(source)
+    assert declared == used, f"declared but unused volumes: {sorted(declared - used)}"
+
+
+def test_env_files_build_context_and_dockerfile_exist(services: dict[str, dict[str, Any]]) -> None:
+    built = 0
+    for name, svc in services.items():
+        env_files = svc.get("env_file", [])
+        for env_file in [env_files] if isinstance(env_files, str) else env_files:
+            path = env_file if isinstance(env_file, str) else env_file["path"]
+            assert (REPO_ROOT / path).is_file(), f"{name}: env_file {path} does not exist"
+        build = svc.get("build")
+        if build is not None:
+            context = REPO_ROOT / (build if isinstance(build, str) else build.get("context", "."))
+            dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+            assert context.is_dir(), f"{name}: build context {context} missing"
+            assert (context / dockerfile).is_file(), f"{name}: {dockerfile} missing in {context}"
+            built += 1
+    assert built >= len(AIRFLOW_SERVICES)
+
+
+def _host_ports(svc: dict[str, Any]) -> list[tuple[str, int, str]]:
+    out = []
+    for port in svc.get("ports", []):
+        if isinstance(port, dict):
+            if "published" in port:
+                host_ip = port.get("host_ip", "0.0.0.0")
+                out.append((host_ip, int(port["published"]), port.get("protocol", "tcp")))
+            continue
+        spec, _, protocol = str(port).partition("/")
+        parts = spec.split(":")
+        if len(parts) == 1:
+            continue  # container port only: Docker picks an ephemeral host port
+        host_ip = parts[0] if len(parts) == 3 else "0.0.0.0"
+        published = parts[-2]
+        first, _, last = published.partition("-")
+        for number in range(int(first), int(last or first) + 1):
+            out.append((host_ip, number, protocol or "tcp"))
+    return out
+
+
+def test_host_ports_do_not_clash(services: dict[str, dict[str, Any]]) -> None:
+    seen: dict[tuple[int, str], str] = {}
+    for name, svc in services.items():
+        for _ip, number, protocol in _host_ports(svc):
+            key = (number, protocol)
+            assert key not in seen, f"host port {number}/{protocol} used by {seen[key]} and {name}"
+            seen[key] = name
+    assert {8080, 5000, 8182, 6443} <= {n for n, _ in seen}
+    assert seen[(8080, "tcp")] == "airflow-apiserver"
+
+
+def test_port_clash_detection_can_fail() -> None:
+    assert _host_ports({"ports": ["127.0.0.1:8080:80", "5000-5001:5000-5001/udp", "9000"]}) == [
+        ("127.0.0.1", 8080, "tcp"),
+        ("0.0.0.0", 5000, "udp"),
+        ("0.0.0.0", 5001, "udp"),
+    ]
+
+
+def test_airflow_services_share_one_configuration(raw: dict[str, Any], services: dict[str, Any]) -> None:
+    common = interpolate(raw["x-airflow-common"])
+    assert common["environment"]["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    for name, command in {**AIRFLOW_SERVICES, "airflow-init": None}.items():
+        svc = services[name]
+        assert svc["image"] == common["image"], name
+        assert svc["build"] == common["build"], name
+        assert svc["volumes"] == common["volumes"], name
+        env = svc["environment"]
+        # Everything in the anchor, unchanged (airflow-init may add its one-shot variables).
+        assert {k: env.get(k) for k in common["environment"]} == common["environment"], name
+        if command is not None:
+            assert svc["command"] == command, name
+            assert env == common["environment"], name
+            assert svc["user"] == common["user"], name
+    # The one-shot setup and the emulators run from the same image, so they see the same code.
+    for name in ("local-setup", "neptune-emulator", "k8s-emulator"):
+        assert services[name]["image"] == common["image"], name
+
+
+def test_connections_and_config_are_well_formed(raw: dict[str, Any]) -> None:
+    env = interpolate(raw["x-airflow-common"])["environment"]
+    connections = {k: json.loads(v) for k, v in env.items() if k.startswith("AIRFLOW_CONN_")}
+    assert set(connections) == {
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        "AIRFLOW_CONN_NEPTUNE_DEFAULT",
+        "AIRFLOW_CONN_KUBERNETES_DEFAULT",
+    }
+    assert connections["AIRFLOW_CONN_AWS_DEFAULT"]["extra"]["endpoint_url"] == env["AWS_ENDPOINT_URL"]
+    assert connections["AIRFLOW_CONN_NEPTUNE_DEFAULT"]["host"] == "neptune-emulator"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://airflow-apiserver:8080/")
+    # Shared keys come from files airflow-init generates: never a literal key in the compose file.
+    for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"):
+        assert key not in env
+        assert env[f"{key}_CMD"].startswith("cat /opt/airflow/secrets/")
+    # Every Airflow configuration variable names a real option (a typo would be silently ignored).
+    from airflow.configuration import retrieve_configuration_description
+
+    described = retrieve_configuration_description(include_providers=True)
+    for name in env:
+        match = re.fullmatch(r"AIRFLOW__([A-Z_]+?)__([A-Z0-9_]+?)(_CMD)?", name)
+        if match:
+            section, option = match.group(1).lower(), match.group(2).lower()
+            options = described.get(section, {}).get("options", {})
+            assert option in options, f"{name}: Airflow has no option [{section}] {option}"
+            if match.group(3):
+                assert options[option].get("sensitive"), f"{name}: _CMD only works for sensitive options"
+
+
+def test_mounted_project_dirs_and_emulator_endpoints(raw: dict[str, Any], services: dict[str, Any]) -> None:
+    volumes = interpolate(raw["x-airflow-common"])["volumes"]
+    for folder in ("dags", "plugins", "include"):
+        assert f"./{folder}:/opt/airflow/{folder}" in volumes
+    neptune = services["neptune-emulator"]["entrypoint"]
+    assert neptune[:3] == ["python", "-m", "rdfox_local.neptune_emulator"]
+    assert neptune[neptune.index("--port") + 1] == "8182"
+    assert neptune[neptune.index("--s3-endpoint") + 1] == "http://moto:5000"
+    k8s = services["k8s-emulator"]["entrypoint"]
+    assert k8s[:3] == ["python", "-m", "rdfox_local.k8s_emulator"]
+    assert k8s[k8s.index("--port") + 1] == "6443"
+    setup = services["local-setup"]["entrypoint"]
+    assert setup[setup.index("--aws-endpoint") + 1] == "http://moto:5000"
+
+
+def test_modules_the_services_run_exist(services: dict[str, Any]) -> None:
+    for name in ("local-setup", "neptune-emulator", "k8s-emulator"):
+        entry = services[name]["entrypoint"]
+        module = entry[entry.index("-m") + 1]
+        path = REPO_ROOT / "include" / Path(*module.split("."))
+        assert path.with_suffix(".py").is_file() or (path / "__main__.py").is_file(), f"{name}: {module}"
+
+
+def test_healthchecks_use_the_services_own_ports(services: dict[str, Any]) -> None:
+    for name in ("moto", "neptune-emulator", "k8s-emulator", "airflow-apiserver"):
+        test = services[name]["healthcheck"]["test"]
+        container_ports = {str(p).rsplit(":", 1)[-1] for p in services[name]["ports"]}
+        text = " ".join(test) if isinstance(test, list) else test
+        assert any(port in text for port in container_ports), (name, text)
+
+
+def test_init_script_generates_keys_without_printing_them(services: dict[str, Any]) -> None:
+    script = services["airflow-init"]["command"][-1]
+    assert "umask 077" in script
+    for key in ("jwt_secret", "api_secret_key", "fernet_key"):
+        assert key in script
+    # Keys go to files only: no echo/cat of a secret file to the container log.
+    for line in script.splitlines():
+        words = shlex.split(line, posix=True) if line.strip() and not line.strip().startswith("#") else []
+        if words[:1] in (["echo"], ["cat"]):
+            raise AssertionError(f"init prints something: {line}")
+
+
+def test_dockerfile_extends_the_pinned_airflow_image() -> None:
+    import importlib.metadata
+
+    text = (REPO_ROOT / "Dockerfile").read_text()
+    version = importlib.metadata.version("apache-airflow")
+    assert f"ARG AIRFLOW_VERSION={version}" in text
+    assert "ARG PYTHON_VERSION=3.11" in text
+    assert "FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}" in text
+    assert "--constraint" in text and "--no-deps ." in text
+    for path in re.findall(r"^COPY\s+(?:--\S+\s+)*(.+?)\s+\S+$", text, flags=re.M):
+        for source in path.split():
+            assert (REPO_ROOT / source).exists(), f"Dockerfile copies missing {source}"
+    ignored = (REPO_ROOT / ".dockerignore").read_text().split()
+    assert ".venv" in ignored and ".git" in ignored
+
+
+def test_env_example_documents_every_variable(raw: dict[str, Any]) -> None:
+    lines = COMPOSE_FILE.read_text().splitlines()
+    text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    names = {m[0] for m in _VAR.findall(text.replace("$$", ""))}
+    documented = set(re.findall(r"^#?\s*([A-Z_][A-Z0-9_]*)=", (REPO_ROOT / ".env.example").read_text(), re.M))
+    assert names <= documented, f"not in .env.example: {sorted(names - documented)}"
