@@ -63,7 +63,7 @@ def test_success_notification_is_published_and_recorded(table: str, topic_and_qu
     (envelope,) = _receive(queue_url)
     assert envelope["MessageId"] == message_id
     assert envelope["Subject"] == f"RDFox job succeeded: {job_id}"
-    assert "Partial chains found:    1,337" in envelope["Message"]
+    assert "Partial chains found:  1,337" in envelope["Message"]
     assert "27 min 1 s" in envelope["Message"] and "41,220,091" in envelope["Message"]
     assert f"s3://out-bucket/NOTE/{job_id}/data/" in envelope["Message"]
     attributes = {k: v for k, v in envelope["MessageAttributes"].items()}

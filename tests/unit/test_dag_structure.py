@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -43,7 +44,7 @@ def test_imports_without_errors(dag) -> None:
 
 def test_task_order(dag) -> None:
     assert set(dag.task_ids) == {*CHAIN, "notify_failure"}
-    for upstream, downstream in zip(CHAIN, CHAIN[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(CHAIN):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}, downstream
     # notify_failure watches every task that can fail after the jobspec wait.
     assert dag.get_task("notify_failure").upstream_task_ids == set(CHAIN[1:])

@@ -15,9 +15,7 @@ class PathMap:
         alternatives = "|".join(re.escape(p.rstrip("/")) for p in self.mapping)
         # A container path only counts where a path can start and end (not inside /opt/data/x or /database).
         self._pattern = (
-            re.compile(rf"(?<![A-Za-z0-9_.\-/])({alternatives})(?=$|[/\s'\";:|&)<>=,])")
-            if self.mapping
-            else None
+            re.compile(rf"(?<![A-Za-z0-9_./])({alternatives})(?![A-Za-z0-9_.-])") if self.mapping else None
         )
 
     def rewrite(self, text: str) -> str:

@@ -100,7 +100,7 @@ class LoadJob:
         }
         if details:
             payload["failedFeeds"] = [
-                self._status_object(f.uri, f.status, f.counters, round(f.time_spent, 3), f.start_time)
+                self._status_object(f.uri, f.status, f.counters, int(f.time_spent), f.start_time)
                 for f in self.feeds
                 if f.status not in _OK_FEED_STATUSES
             ]

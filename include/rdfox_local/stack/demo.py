@@ -180,19 +180,21 @@ class Demo:
 
     # -- outcome --------------------------------------------------------------------------------------------
 
-    def job_ids(self) -> set[str]:
+    def job_records(self, dataset: str = DATASET) -> dict[str, dict[str, Any]]:
+        """Every job record of ``dataset`` by job id."""
         table = self.dynamodb.Table(self.resources["job_table"])
         items = table.query(
-            KeyConditionExpression="dataset = :d", ExpressionAttributeValues={":d": DATASET}
+            KeyConditionExpression="dataset = :d",
+            ExpressionAttributeValues={":d": dataset},
+            ConsistentRead=True,
         ).get("Items", [])
-        return {str(i["job_id"]) for i in items}
+        return {str(i["job_id"]): _plain(i) for i in items}
 
-    def job_record(self, job_id: str) -> dict[str, Any]:
-        table = self.dynamodb.Table(self.resources["job_table"])
-        items = table.query(
-            KeyConditionExpression="dataset = :d", ExpressionAttributeValues={":d": DATASET}
-        ).get("Items", [])
-        return next((_plain(i) for i in items if i.get("job_id") == job_id), {})
+    def job_ids(self, dataset: str = DATASET) -> set[str]:
+        return set(self.job_records(dataset))
+
+    def job_record(self, job_id: str, dataset: str = DATASET) -> dict[str, Any]:
+        return self.job_records(dataset).get(job_id, {})
 
     def neptune_count(self) -> int | None:
         url = self.state.servers["neptune"].url + "/sparql"

@@ -271,6 +271,8 @@ class NeptuneLoaderHook(BaseHook):
                 data=json.dumps(body) if body is not None else None,
                 headers={"Content-Type": "application/json"} if body is not None else None,
                 timeout=self.timeout,
+                # Per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify.
+                verify=self.endpoint.verify,
             )
             if response.status_code >= 400:
                 raise _error_from_response(

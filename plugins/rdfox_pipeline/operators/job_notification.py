@@ -112,7 +112,7 @@ class JobNotificationOperator(SnsPublishOperator):
         self.message = note.body
         self.message_attributes = dict(note.attributes)
         try:
-            message_id = super().execute(context)
+            response = super().execute(context)
         except Exception as exc:
             reason = " ".join(redact(f"{type(exc).__name__}: {exc}", secrets).split())
             try:
@@ -126,6 +126,8 @@ class JobNotificationOperator(SnsPublishOperator):
             except Exception:
                 self.log.exception("Could not record the notification failure of job %s", job_id)
             raise
+        # The provider returns the whole PublishResponse; only the id is worth keeping.
+        message_id = response.get("MessageId") if isinstance(response, dict) else response
         metadata.record_status(
             job_id,
             _FINAL_STATUS[self.outcome],
@@ -140,20 +142,17 @@ class JobNotificationOperator(SnsPublishOperator):
         return message_id
 
     def _notify_unregistered_run(self, context: Context) -> str | None:
-        """A run that failed before any job record existed (e.g. its jobspec never arrived): still tell people.
+        """A run failed before any job record existed (e.g. its jobspec never arrived): still tell people.
 
         Added by the DAG's integrator (issue 7): there is no record to render from or to mark finished, so the
         message names the dag run and its failed tasks.
         """
-        dag_run = context["dag_run"]
-        failed = sorted(
-            ti.task_id for ti in dag_run.get_task_instances(state=["failed", "upstream_failed"])
-        ) if hasattr(dag_run, "get_task_instances") else []
+        run_id = str(context["run_id"])
         self.target_arn = self._topic_arn()
-        self.subject = f"RDFox job FAILED before registration (run {dag_run.run_id})"[:100]
+        self.subject = f"RDFox job FAILED before registration (run {run_id})"[:100]
         self.message = (
-            f"The dag run {dag_run.run_id} of {dag_run.dag_id} failed before a job could be registered, so no "
-            f"job record exists. Failed tasks: {', '.join(failed) or 'see the Airflow UI'}."
+            f"The run {run_id} of {context['dag'].dag_id} failed before a job could be registered (for "
+            "example, its jobspec never arrived), so there is no job record. See the run in Airflow."
         )
         self.message_attributes = {"outcome": "failure", "status": "NO_JOB", "job_id": "none"}
         return super().execute(context)

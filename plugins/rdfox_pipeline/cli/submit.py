@@ -1,0 +1,171 @@
+"""`rdfox-pipeline submit`: build and validate a jobspec, upload it, optionally trigger the run and wait.
+
+The upload alone starts a job where the input bucket's notifications feed the DAG's asset watcher; with
+``--trigger`` the run is started through Airflow's REST API (``POST /api/v2/dags/{dag_id}/dagRuns`` with
+``conf = {"jobspec_uri": ...}``), authenticated with the bearer token in ``AIRFLOW_API_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from rdfox_pipeline.cli.main import CliError
+
+DAG_ID = "rdfox_neptune_pipeline"
+TOKEN_ENV = "AIRFLOW_API_TOKEN"  # noqa: S105  # nosec B105
+TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("submit", help="build, validate and upload a jobspec; optionally run it")
+    parser.add_argument(
+        "--dataset", required=True, help="dataset name (its files are under s3://<bucket>/<D>/)"
+    )
+    parser.add_argument("--name", help="jobspec name (default: job-<UTC timestamp>)")
+    parser.add_argument("--cores", type=int, help="CPU cores for RDFox")
+    parser.add_argument("--memory", help="memory for RDFox, a Kubernetes quantity such as 10Gi")
+    parser.add_argument("--keep-endpoint", action="store_true", help="keep an RDFox endpoint up afterwards")
+    parser.add_argument("--job-bucket", help="input bucket (default: the INPUT_BUCKET setting)")
+    parser.add_argument("--output-bucket", help="output bucket (default: the OUTPUT_BUCKET setting)")
+    parser.add_argument("--dry-run", action="store_true", help="print the validated jobspec; upload nothing")
+    parser.add_argument("--trigger", action="store_true", help="start the run through Airflow's REST API")
+    parser.add_argument(
+        "--airflow-url",
+        default=os.environ.get("AIRFLOW_URL", "http://localhost:8080"),
+        help="Airflow's base URL (default: $AIRFLOW_URL or http://localhost:8080)",
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="with --trigger: wait for the run and print progress"
+    )
+    parser.add_argument("--timeout", type=float, default=6 * 3600, help="seconds --wait waits at most")
+    parser.set_defaults(handler=submit_command)
+
+
+def build_jobspec(args: argparse.Namespace) -> dict[str, Any]:
+    """The new-form jobspec the options describe, validated (JobSpecError -> CliError)."""
+    from rdfox_pipeline.domain.jobspec import JobSpecError, parse_jobspec
+
+    raw: dict[str, Any] = {
+        "dataset": args.dataset,
+        "name": args.name or time.strftime("job-%Y%m%dT%H%M%SZ", time.gmtime()),
+    }
+    if args.job_bucket:
+        raw["job_bucket"] = args.job_bucket
+    if args.output_bucket:
+        raw["output_bucket"] = args.output_bucket
+    resources = {k: v for k, v in (("cores", args.cores), ("memory", args.memory)) if v is not None}
+    if resources:
+        raw["resources"] = resources
+    if args.keep_endpoint:
+        raw["rdfox"] = {"keep_endpoint": True}
+    try:
+        return parse_jobspec(raw).to_json_dict()
+    except JobSpecError as exc:
+        raise CliError(f"invalid jobspec: {exc}") from None
+
+
+def _settings() -> Any:
+    from rdfox_pipeline.aws.settings_loader import SettingsLoadError, load_settings
+
+    try:
+        return load_settings()
+    except (SettingsLoadError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def upload(jobspec: dict[str, Any], settings: Any) -> str:
+    """Put the jobspec at s3://<job_bucket>/<dataset>/<name>.<JOBSPEC_NAME>; returns its URI."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket = jobspec.get("job_bucket") or settings.input_bucket
+    if not bucket:
+        raise CliError("no input bucket: give --job-bucket or set the INPUT_BUCKET setting")
+    key = f"{jobspec['dataset']}/{jobspec['name']}.{settings.jobspec_name}"
+    body = json.dumps(jobspec, indent=2).encode()
+    try:
+        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    except (BotoCoreError, ClientError) as exc:
+        raise CliError(f"cannot upload s3://{bucket}/{key}: {exc}") from None
+    return f"s3://{bucket}/{key}"
+
+
+class AirflowApi:
+    """The two REST calls submit needs; the token comes from the environment, never from arguments."""
+
+    def __init__(self, base_url: str, token: str | None) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise CliError(f"--airflow-url must be an http(s) URL, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310  # nosec B310
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:300]
+            hint = f" (set {TOKEN_ENV})" if exc.code in (401, 403) else ""
+            raise CliError(f"Airflow API {method} {path}: HTTP {exc.code}{hint}: {detail}") from None
+        except OSError as exc:
+            raise CliError(f"cannot reach Airflow at {self.base_url}: {exc}") from None
+
+    def trigger(self, conf: dict[str, Any]) -> str:
+        run = self._call("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf})
+        return str(run["dag_run_id"])
+
+    def run_state(self, run_id: str) -> str:
+        return str(self._call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")["state"])
+
+    def task_states(self, run_id: str) -> dict[str, str]:
+        data = self._call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")
+        return {ti["task_id"]: str(ti.get("state")) for ti in data.get("task_instances", [])}
+
+
+def wait_for_run(api: AirflowApi, run_id: str, timeout: float, poll: float = 5.0) -> str:
+    """Print each task's state change until the run ends; returns the run's final state."""
+    deadline = time.monotonic() + timeout
+    seen: dict[str, str] = {}
+    while True:
+        for task_id, state in api.task_states(run_id).items():
+            if seen.get(task_id) != state:
+                seen[task_id] = state
+                print(f"  {task_id}: {state}", flush=True)
+        state = api.run_state(run_id)
+        if state in TERMINAL_RUN_STATES:
+            return state
+        if time.monotonic() > deadline:
+            raise CliError(f"run {run_id} still {state} after {timeout:.0f} s")
+        time.sleep(poll)
+
+
+def submit_command(args: argparse.Namespace) -> int:
+    if args.wait and not args.trigger:
+        raise CliError("--wait needs --trigger")
+    jobspec = build_jobspec(args)
+    if args.dry_run:
+        print(json.dumps(jobspec, indent=2))
+        return 0
+    uri = upload(jobspec, _settings())
+    print(f"uploaded {uri}")
+    if not args.trigger:
+        return 0
+    api = AirflowApi(args.airflow_url, os.environ.get(TOKEN_ENV))
+    run_id = api.trigger({"jobspec_uri": uri})
+    print(f"triggered {DAG_ID} run {run_id}")
+    if not args.wait:
+        return 0
+    state = wait_for_run(api, run_id, args.timeout)
+    print(f"run {run_id}: {state}")
+    return 0 if state == "success" else 1

@@ -1,0 +1,166 @@
+"""NeptuneLoadStatusSensor: waits for a Neptune bulk load; deferrable by default, also poke/reschedule."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.exceptions import AirflowException
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import AirflowSensorTimeout
+
+from rdfox_pipeline.domain.neptune_stats import parse_neptune_status
+from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES, NEPTUNE_TERMINAL_OK, JobStatus
+
+MAX_ERRORS_IN_MESSAGE = 10
+
+
+def failure_message(
+    load_id: str, loader_status: str, payload: Mapping[str, Any], errors: Sequence[Mapping]
+) -> str:
+    """One readable message with the loader's own errors (the first few), for the task log and job record."""
+    overall = payload.get("overallStatus") or {}
+    lines = [
+        f"Neptune load {load_id} ended {loader_status}: {overall.get('totalRecords', 0)} records, "
+        f"{overall.get('parsingErrors', 0)} parsing / {overall.get('datatypeMismatchErrors', 0)} datatype / "
+        f"{overall.get('insertErrors', 0)} insert errors"
+    ]
+    lines += [
+        f"  {e.get('errorCode')}: {e.get('errorMessage')} ({e.get('fileName')} record {e.get('recordNum')})"
+        for e in errors[:MAX_ERRORS_IN_MESSAGE]
+    ]
+    if len(errors) > MAX_ERRORS_IN_MESSAGE:
+        lines.append(f"  ... and {len(errors) - MAX_ERRORS_IN_MESSAGE} more errors")
+    for feed in (payload.get("failedFeeds") or [])[:MAX_ERRORS_IN_MESSAGE]:
+        lines.append(f"  failed feed {feed.get('fullUri')}: {feed.get('status')}")
+    return "\n".join(lines)
+
+
+class NeptuneLoadStatusSensor(BaseSensorOperator):
+    """
+    Wait for Neptune load ``load_id`` to end. LOAD_COMPLETED returns ``NeptuneStats.to_dict()`` and records
+    NEPTUNE_LOAD_COMPLETED (with the stats) on the job; any other terminal status records
+    ``NEPTUNE_<status>`` with the loader's errors as ``error_reason`` and fails the task.
+
+    :param load_id: the loader's id (templated; usually the NeptuneBulkLoadOperator's XCom).
+    :param job_id: the pipeline job to record on (templated); None records nothing.
+    :param deferrable: wait in the triggerer (default) instead of holding a worker slot.
+    """
+
+    template_fields: Sequence[str] = ("load_id", "job_id", "neptune_conn_id")
+    ui_color = "#c9e3f7"
+
+    def __init__(
+        self,
+        *,
+        load_id: str,
+        job_id: str | None = None,
+        neptune_conn_id: str = "neptune_default",
+        aws_conn_id: str | None = "aws_default",
+        deferrable: bool = True,
+        poke_interval: float = 60.0,
+        timeout: float = timedelta(hours=24).total_seconds(),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.load_id = load_id
+        self.job_id = job_id
+        self.neptune_conn_id = neptune_conn_id
+        self.aws_conn_id = aws_conn_id
+        self.deferrable = deferrable
+        self._started: float | None = None
+
+    # -- collaborators ----------------------------------------------------------------------------------
+    def _neptune(self) -> Any:
+        from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderHook
+
+        return NeptuneLoaderHook(self.neptune_conn_id)
+
+    def _record(self, status: JobStatus, **fields: Any) -> None:
+        if not self.job_id:
+            return
+        from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
+
+        JobMetadataHook(aws_conn_id=self.aws_conn_id).record_status(self.job_id, status, **fields)
+
+    # -- deferrable path --------------------------------------------------------------------------------
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        from rdfox_pipeline.triggers.neptune_load_status import NeptuneLoadStatusTrigger
+
+        self.log.info(
+            "Deferring: waiting for Neptune load %s (poll every %ss)", self.load_id, self.poke_interval
+        )
+        self.defer(
+            trigger=NeptuneLoadStatusTrigger(
+                load_id=self.load_id,
+                neptune_conn_id=self.neptune_conn_id,
+                poll_interval=self.poke_interval,
+                deadline=time.time() + self.timeout,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + self.poke_interval),
+        )
+
+    def execute_complete(self, context: Any, event: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if not event:
+            raise AirflowException(f"Neptune load {self.load_id}: the trigger sent no event")
+        kind = event.get("status")
+        if kind == "timeout":
+            raise AirflowSensorTimeout(
+                f"Neptune load {self.load_id} did not finish within {self.timeout:.0f}s "
+                f"(still running; cancel it with DELETE /loader/{self.load_id} if it must stop)"
+            )
+        if kind == "error":
+            raise AirflowException(
+                f"Neptune load {self.load_id}: cannot read its status: {event.get('message')}"
+            )
+        if kind != "terminal":
+            raise AirflowException(f"Neptune load {self.load_id}: unexpected trigger event {kind!r}")
+        return self._finish(str(event["loader_status"]), event.get("payload") or {})
+
+    # -- poke / reschedule path -------------------------------------------------------------------------
+    def poke(self, context: Any) -> PokeReturnValue | bool:
+        payload = self._neptune().get_load_status(self.load_id, details=True)
+        overall = payload.get("overallStatus") or {}
+        status = str(overall.get("status", ""))
+        if status in NEPTUNE_ACTIVE_LOAD_STATUSES:
+            self.log.info(
+                "Neptune load %s: %s, %s records so far, %ss elapsed",
+                self.load_id,
+                status,
+                overall.get("totalRecords", 0),
+                overall.get("totalTimeSpent", 0),
+            )
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(status, payload))
+
+    # -- outcome ----------------------------------------------------------------------------------------
+    def _finish(self, loader_status: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        stats = parse_neptune_status({**payload, "loadId": self.load_id})
+        raw = json.dumps(payload, sort_keys=True)
+        if loader_status == NEPTUNE_TERMINAL_OK:
+            result = stats.to_dict()
+            self.log.info(
+                "Neptune load %s completed: %s records (%s duplicates) in %ss",
+                self.load_id,
+                stats.total_records,
+                stats.total_duplicates,
+                stats.total_time_spent,
+            )
+            self._record(JobStatus.NEPTUNE_LOAD_COMPLETED, neptune_stats=result, neptune_stats_raw=raw)
+            return result
+        try:
+            errors = self._neptune().get_load_errors(self.load_id)
+        except Exception as exc:  # the failure must still be reported, with what we have
+            self.log.warning("could not fetch the errors of Neptune load %s: %s", self.load_id, exc)
+            errors = list((payload.get("errors") or {}).get("errorLogs") or [])
+        message = failure_message(self.load_id, loader_status, payload, errors)
+        self._record(
+            stats.job_status, neptune_stats=stats.to_dict(), neptune_stats_raw=raw, error_reason=message
+        )
+        raise AirflowException(message)

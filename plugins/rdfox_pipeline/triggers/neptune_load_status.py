@@ -1,0 +1,121 @@
+"""NeptuneLoadStatusTrigger: polls GET /loader/{loadId} in the triggerer until the load ends or times out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES
+
+# Answers that polling again will never fix (e.g. 404 unknown load id, 400 bad request, 403 denied).
+_FATAL_HTTP = frozenset({400, 403, 404, 405})
+
+
+class NeptuneLoadStatusTrigger(BaseTrigger):
+    """
+    Yield exactly one event: ``{"status": "terminal", "loader_status": ..., "payload": ...}`` when the load
+    reaches a terminal status, ``{"status": "timeout", ...}`` at the deadline, or ``{"status": "error", ...}``
+    on an answer that retrying cannot fix. Transient failures (5xx, 429, network) are logged and polled
+    through until the deadline.
+
+    :param deadline: absolute epoch seconds; it survives a triggerer restart (a relative timeout would not).
+    """
+
+    def __init__(
+        self,
+        load_id: str,
+        neptune_conn_id: str = "neptune_default",
+        poll_interval: float = 60.0,
+        deadline: float | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__()
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be positive, got {poll_interval}")
+        self.load_id = load_id
+        self.neptune_conn_id = neptune_conn_id
+        self.poll_interval = float(poll_interval)
+        if deadline is None and timeout is not None:
+            deadline = time.time() + float(timeout)
+        self.deadline = deadline
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "load_id": self.load_id,
+                "neptune_conn_id": self.neptune_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+            },
+        )
+
+    def _hook(self) -> Any:
+        from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderHook
+
+        # Few quick in-call retries: the poll loop itself is the long-term retry.
+        return NeptuneLoaderHook(self.neptune_conn_id, max_attempts=2, backoff_base=0.5, backoff_max=5)
+
+    def _base_event(self, status: str, started: float) -> dict[str, Any]:
+        return {
+            "status": status,
+            "load_id": self.load_id,
+            "elapsed_seconds": round(time.monotonic() - started, 3),
+        }
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderError
+
+        hook = self._hook()
+        started = time.monotonic()
+        polls = 0
+        while True:
+            polls += 1
+            try:
+                payload = await hook.aget_load_status(self.load_id, details=True)
+                overall = payload.get("overallStatus") or {}
+                loader_status = str(overall.get("status", ""))
+                if loader_status and loader_status not in NEPTUNE_ACTIVE_LOAD_STATUSES:
+                    yield TriggerEvent(
+                        {
+                            **self._base_event("terminal", started),
+                            "loader_status": loader_status,
+                            "payload": payload,
+                        }
+                    )
+                    return
+                self.log.info(
+                    "Neptune load %s: %s, %s records so far, %ss elapsed (poll %d)",
+                    self.load_id,
+                    loader_status or "unknown",
+                    overall.get("totalRecords", 0),
+                    overall.get("totalTimeSpent", 0),
+                    polls,
+                )
+            except NeptuneLoaderError as exc:
+                if exc.status_code in _FATAL_HTTP:
+                    yield TriggerEvent({**self._base_event("error", started), "message": str(exc)})
+                    return
+                self.log.warning("Neptune load %s: transient error while polling: %s", self.load_id, exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # network trouble, bad JSON...: keep polling until the deadline
+                self.log.warning(
+                    "Neptune load %s: error while polling: %s: %s", self.load_id, type(exc).__name__, exc
+                )
+            remaining = None if self.deadline is None else self.deadline - time.time()
+            if remaining is not None and remaining <= 0:
+                yield TriggerEvent(
+                    {
+                        **self._base_event("timeout", started),
+                        "message": f"load {self.load_id} still running at deadline",
+                    }
+                )
+                return
+            await asyncio.sleep(
+                self.poll_interval if remaining is None else min(self.poll_interval, remaining)
+            )

@@ -1,0 +1,190 @@
+"""The MWAA bundle: built by `make mwaa-bundle`'s module, then used the way MWAA uses it, in a clean venv.
+
+MWAA installs requirements.txt (with its --constraint line) into an environment that has Airflow, unpacks
+plugins.zip into its plugins folder (on sys.path) and parses dags/. Here the constraint URL cannot be
+fetched, so it is replaced by what it enforces for the packages that matter: ``apache-airflow==<version>``,
+plus this machine's installed versions as a local constraints file (constraints add no package; they only
+keep uv on versions already in its cache). Nothing else is installed: not this project, not its dev tools.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from rdfox_local import mwaa_bundle
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DAG_ID = "rdfox_neptune_pipeline"
+
+
+def test_constraint_line_names_the_mwaa_version() -> None:
+    line = mwaa_bundle.constraint_line()
+    assert line == (
+        '--constraint "https://raw.githubusercontent.com/apache/airflow/'
+        f'constraints-{mwaa_bundle.MWAA_AIRFLOW_VERSION}/constraints-{mwaa_bundle.MWAA_PYTHON_VERSION}.txt"'
+    )
+    # The bundle targets the Airflow this project is developed and tested on.
+    assert mwaa_bundle.MWAA_AIRFLOW_VERSION == importlib.metadata.version("apache-airflow")
+
+
+def test_import_scan_maps_modules_to_distributions(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text(
+        "import json\nimport requests_aws4auth\nfrom airflow.providers.cncf.kubernetes.operators.pod import X\n"
+        "from . import sibling\nfrom rdfox_pipeline.domain import jobspec\nimport airflow.sdk\n"
+    )
+    modules = mwaa_bundle.imported_modules([source])
+    assert "json" in modules and "sibling" not in modules
+    mapped = mwaa_bundle.module_distributions(modules)
+    assert mapped == {
+        "requests_aws4auth": "requests-aws4auth",
+        "airflow.providers.cncf.kubernetes.operators.pod": "apache-airflow-providers-cncf-kubernetes",
+        "airflow.sdk": "apache-airflow",
+    }
+    source.write_text("import no_such_module_anywhere\n")
+    with pytest.raises(LookupError, match="no_such_module_anywhere"):
+        mwaa_bundle.module_distributions(mwaa_bundle.imported_modules([source]))
+
+
+def test_closure_follows_extras() -> None:
+    plain = mwaa_bundle.dependency_closure(["apache-airflow-providers-amazon"])
+    with_extra = mwaa_bundle.dependency_closure(
+        ["apache-airflow-providers-amazon"], {"apache-airflow-providers-amazon": {"aiobotocore"}}
+    )
+    assert "boto3" in plain
+    assert "aiobotocore" in with_extra
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not (REPO_ROOT / "dags" / f"{DAG_ID}.py").is_file():
+        pytest.skip("the DAG file has not landed yet")
+    out = tmp_path_factory.mktemp("mwaa") / "bundle"
+    (out / "stale.txt").parent.mkdir(parents=True)
+    (out / "stale.txt").write_text("left from an old build")
+    assert mwaa_bundle.main([str(out), "--repo", str(REPO_ROOT)]) == 0
+    return out
+
+
+def test_bundle_layout(bundle: Path) -> None:
+    assert sorted(p.name for p in bundle.iterdir()) == ["dags", "plugins.zip", "requirements.txt"]
+    assert (bundle / "dags" / f"{DAG_ID}.py").read_bytes() == (REPO_ROOT / "dags" / f"{DAG_ID}.py").read_bytes()
+    assert not list(bundle.rglob("__pycache__"))
+    with zipfile.ZipFile(bundle / "plugins.zip") as archive:
+        names = archive.namelist()
+        assert archive.testzip() is None
+    assert "rdfox_pipeline/__init__.py" in names
+    assert all(n.startswith("rdfox_pipeline/") for n in names), "only the package, at the archive's root"
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    shipped = {p.relative_to(REPO_ROOT / "plugins").as_posix() for p in mwaa_bundle._shipped(
+        (REPO_ROOT / "plugins" / "rdfox_pipeline").rglob("*"), REPO_ROOT)}
+    assert set(names) == shipped
+
+
+def test_requirements_file(bundle: Path) -> None:
+    lines = (bundle / "requirements.txt").read_text().splitlines()
+    assert lines[0] == mwaa_bundle.constraint_line()
+    names = [line.split("[")[0].split(">")[0].split("=")[0].split("<")[0] for line in lines[1:]]
+    # What the plugin imports and MWAA's Airflow does not bring, from pyproject.toml's declarations.
+    assert "requests-aws4auth" in names
+    assert "apache-airflow-providers-cncf-kubernetes" in names
+    assert "apache-airflow" not in names  # MWAA provides it; listing it could move it
+    assert not {"pytest", "moto", "ruff"} & set(names)  # no dev tools
+    assert "pyoxigraph" not in names  # only the local emulators use it, never the plugin
+
+
+def test_build_is_reproducible(bundle: Path, tmp_path: Path) -> None:
+    # From a snapshot of the sources (the working tree may change meanwhile), built twice at different times.
+    import shutil
+    import time
+
+    repo = tmp_path / "repo"
+    for name in ("plugins", "dags"):
+        shutil.copytree(REPO_ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO_ROOT / "pyproject.toml", repo / "pyproject.toml")
+    mwaa_bundle.build_bundle(tmp_path / "one", repo)
+    time.sleep(1.1)  # zip timestamps have a 2 s resolution: a real clock would show here
+    mwaa_bundle.build_bundle(tmp_path / "two", repo)
+    assert (tmp_path / "one" / "plugins.zip").read_bytes() == (tmp_path / "two" / "plugins.zip").read_bytes()
+
+
+def test_main_reports_a_bad_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert mwaa_bundle.main([str(tmp_path / "out"), "--repo", str(tmp_path)]) == 2
+    assert "is not a package" in capsys.readouterr().err
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "UV_CACHE_DIR", "UV_INDEX_URL", "UV_DEFAULT_INDEX",
+            "PIP_INDEX_URL", "UV_EXTRA_INDEX_URL", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(extra)
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_bundle_installs_and_the_dag_imports_in_a_clean_venv(bundle: Path, tmp_path: Path) -> None:
+    uv = Path(sys.executable).with_name("uv")
+    venv = tmp_path / "venv"
+    subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True, env=_clean_env())
+    python = venv / "bin" / "python"
+
+    lines = (bundle / "requirements.txt").read_text().splitlines()
+    assert lines[0].startswith("--constraint ")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("\n".join([f"apache-airflow=={mwaa_bundle.MWAA_AIRFLOW_VERSION}", *lines[1:]]) + "\n")
+    # Versions installed here stand in for Airflow's constraints file; the project itself is left out.
+    frozen = subprocess.run(
+        [str(uv), "pip", "freeze", "--python", sys.executable], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text(
+        "\n".join(line for line in frozen if "==" in line and not line.startswith("rdfox-pipeline")) + "\n"
+    )
+    install = subprocess.run(
+        [str(uv), "pip", "install", "-q", "--python", str(python), "-r", str(requirements),
+         "--constraint", str(constraints)],
+        capture_output=True, text=True, env=_clean_env(),
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+
+    plugins = tmp_path / "plugins"
+    with zipfile.ZipFile(bundle / "plugins.zip") as archive:
+        archive.extractall(plugins)
+    home = tmp_path / "airflow-home"
+    env = _clean_env(
+        PYTHONPATH=str(plugins),  # what MWAA does with the unpacked plugins.zip
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(bundle / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(plugins),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AWS_DEFAULT_REGION="eu-west-2",
+    )
+    script = f"""
+import importlib.util, json, sys
+import rdfox_pipeline
+assert rdfox_pipeline.__file__.startswith({str(plugins)!r}), rdfox_pipeline.__file__
+assert importlib.util.find_spec("rdfox_local") is None, "the bundle must not need the local stack"
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder={str(bundle / "dags")!r})
+from airflow import plugins_manager
+plugins_manager.ensure_plugins_loaded()
+plugins, plugin_errors = plugins_manager._get_plugins()
+print(json.dumps({{"dags": sorted(bag.dag_ids), "errors": bag.import_errors,
+                   "plugins": [p.name for p in plugins], "plugin_errors": plugin_errors}}))
+"""
+    run = subprocess.run([str(python), "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-4000:]
+    import json
+
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    assert DAG_ID in result["dags"]
+    assert result["plugin_errors"] == {}

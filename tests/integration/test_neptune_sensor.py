@@ -1,0 +1,184 @@
+"""NeptuneLoadStatusTrigger (asyncio, real HTTP) and NeptuneLoadStatusSensor (deferrable, poke, reschedule)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from airflow.exceptions import AirflowException, TaskDeferred
+from rdfox_pipeline.domain.statuses import NEPTUNE_FAILURE_STATUSES, JobStatus
+from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
+from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderHook
+from rdfox_pipeline.sensors.neptune_load_status import NeptuneLoadStatusSensor
+from rdfox_pipeline.triggers.neptune_load_status import NeptuneLoadStatusTrigger
+
+from tests.conftest import TEST_REGION
+from tests.integration.conftest import TEST_ROLE_ARN
+
+pytestmark = pytest.mark.timeout(120)
+NT = "<http://a/s> <http://a/p> <http://a/o> .\n"
+
+
+def start(source: str, **extra) -> str:
+    return NeptuneLoaderHook().start_load(
+        source=source, format="ntriples", iamRoleArn=TEST_ROLE_ARN, region=TEST_REGION, **extra
+    )
+
+
+def run_trigger(trigger: NeptuneLoadStatusTrigger) -> list:
+    async def collect() -> list:
+        return [event async for event in trigger.run()]
+
+    return asyncio.run(collect())
+
+
+@pytest.fixture
+def job(aws_endpoint, monkeypatch):
+    from rdfox_pipeline.aws.settings_loader import clear_settings_cache
+
+    table = f"jobs-{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("JOB_TABLE_NAME", table)
+    clear_settings_cache()
+    hook = JobMetadataHook(aws_conn_id=None, table_name=table)
+    hook.create_table_if_missing()
+    return hook, hook.allocate_job("SENSORTEST")
+
+
+def test_trigger_serialize_round_trip():
+    trigger = NeptuneLoadStatusTrigger("abc", "neptune_x", poll_interval=5, timeout=60)
+    path, kwargs = trigger.serialize()
+    assert path == "rdfox_pipeline.triggers.neptune_load_status.NeptuneLoadStatusTrigger"
+    assert (
+        kwargs["load_id"] == "abc"
+        and kwargs["neptune_conn_id"] == "neptune_x"
+        and kwargs["poll_interval"] == 5
+    )
+    assert time.time() + 55 < kwargs["deadline"] <= time.time() + 60
+    again = NeptuneLoadStatusTrigger(**kwargs)
+    assert again.serialize() == (path, kwargs)
+
+
+def test_trigger_completed_after_transient_errors(neptune_connection, neptune_emulator, s3_source):
+    neptune_emulator.control("throttle", {"seconds": 0.6})
+    load_id = start(s3_source({"a.nt": NT}))
+    neptune_emulator.control("faults", {"status": 500, "count": 4})  # two whole polls fail (2 attempts each)
+    events = run_trigger(NeptuneLoadStatusTrigger(load_id, poll_interval=0.1, timeout=30))
+    assert len(events) == 1
+    event = events[0].payload
+    assert event["status"] == "terminal" and event["loader_status"] == "LOAD_COMPLETED"
+    assert event["payload"]["overallStatus"]["totalRecords"] == 1
+    assert neptune_emulator.stats()["faults"]["injected_failures"] == 4
+
+
+def test_trigger_failed_load(neptune_connection, neptune_emulator, s3_source):
+    neptune_emulator.control("next-load-status", {"status": "LOAD_FAILED"})
+    load_id = start(s3_source({"a.nt": NT}))
+    [event] = run_trigger(NeptuneLoadStatusTrigger(load_id, poll_interval=0.05, timeout=30))
+    assert event.payload["status"] == "terminal" and event.payload["loader_status"] == "LOAD_FAILED"
+
+
+def test_trigger_timeout_and_unknown_load(neptune_connection, neptune_emulator, s3_source):
+    neptune_emulator.control("throttle", {"seconds": 10})
+    load_id = start(s3_source({"a.nt": NT}))
+    began = time.monotonic()
+    [event] = run_trigger(NeptuneLoadStatusTrigger(load_id, poll_interval=0.2, timeout=0.5))
+    assert event.payload["status"] == "timeout" and time.monotonic() - began < 5
+    [missing] = run_trigger(NeptuneLoadStatusTrigger(str(uuid.uuid4()), poll_interval=0.05, timeout=30))
+    assert missing.payload["status"] == "error" and "not found" in missing.payload["message"]
+
+
+def test_sensor_defers_to_the_trigger():
+    sensor = NeptuneLoadStatusSensor(task_id="wait", load_id="L1", poke_interval=7, timeout=100)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, NeptuneLoadStatusTrigger)
+    assert (trigger.load_id, trigger.neptune_conn_id, trigger.poll_interval) == ("L1", "neptune_default", 7)
+    assert deferred.value.method_name == "execute_complete"
+
+
+def test_sensor_execute_complete_records_completed_stats(
+    neptune_connection, neptune_emulator, s3_source, job
+):
+    metadata, job_id = job
+    load_id = start(s3_source({"a.nt": NT}))
+    [event] = run_trigger(NeptuneLoadStatusTrigger(load_id, poll_interval=0.05, timeout=30))
+    sensor = NeptuneLoadStatusSensor(task_id="wait", load_id=load_id, job_id=job_id, aws_conn_id=None)
+    stats = sensor.execute_complete({}, event.payload)
+    assert stats["status"] == "LOAD_COMPLETED" and stats["total_records"] == 1 and stats["load_id"] == load_id
+    record = metadata.get_job(job_id)
+    assert record["job_status"] == "NEPTUNE_LOAD_COMPLETED"
+    assert record["neptune_stats"]["total_records"] == 1
+
+
+def test_sensor_timeout_and_error_events_fail_clearly():
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    sensor = NeptuneLoadStatusSensor(task_id="wait", load_id="L1", timeout=60)
+    with pytest.raises(AirflowSensorTimeout, match="did not finish within 60s"):
+        sensor.execute_complete({}, {"status": "timeout", "load_id": "L1"})
+    with pytest.raises(AirflowException, match="cannot read its status"):
+        sensor.execute_complete({}, {"status": "error", "message": "404 not found"})
+
+
+@pytest.mark.parametrize("loader_status", sorted(NEPTUNE_FAILURE_STATUSES))
+def test_every_failure_status_fails_and_is_recorded(neptune_connection, neptune_emulator, s3_source, job,
+                                                    loader_status):  # fmt: skip
+    metadata, job_id = job
+    neptune_emulator.control("next-load-status", {"status": loader_status})
+    load_id = start(s3_source({"a.nt": NT}))
+    neptune_emulator.wait_for_load(load_id)
+    sensor = NeptuneLoadStatusSensor(
+        task_id="wait", load_id=load_id, job_id=job_id, aws_conn_id=None, deferrable=False, poke_interval=0.05,
+        timeout=30,
+    )  # fmt: skip
+    with pytest.raises(AirflowException) as caught:
+        sensor.execute({})
+    message = str(caught.value)
+    assert (
+        f"ended {loader_status}" in message and "emulator: load forced" in message
+    )  # the loader's own errors
+    record = metadata.get_job(job_id)
+    assert record["job_status"] == JobStatus("NEPTUNE_" + loader_status).value
+    assert "emulator: load forced" in record["error_reason"]
+
+
+def test_poke_mode_waits_and_logs_progress(neptune_connection, neptune_emulator, s3_source, caplog):
+    neptune_emulator.control("throttle", {"seconds": 0.5})
+    load_id = start(s3_source({"a.nt": NT}))
+    sensor = NeptuneLoadStatusSensor(
+        task_id="wait", load_id=load_id, deferrable=False, poke_interval=0.1, timeout=30
+    )
+    result = sensor.execute({})
+    assert result["status"] == "LOAD_COMPLETED"
+    assert "records so far" in caplog.text
+
+
+def test_reschedule_mode_gives_back_the_slot(neptune_connection, neptune_emulator, s3_source):
+    from airflow.exceptions import AirflowRescheduleException
+
+    class TI:
+        def get_first_reschedule_date(self, context):
+            return None
+
+    neptune_emulator.control("throttle", {"seconds": 5})
+    load_id = start(s3_source({"a.nt": NT}))
+    sensor = NeptuneLoadStatusSensor(
+        task_id="wait", load_id=load_id, deferrable=False, mode="reschedule", poke_interval=60, timeout=600
+    )
+    with pytest.raises(AirflowRescheduleException):
+        sensor.execute({"ti": TI()})
+
+
+def test_poke_mode_timeout(neptune_connection, neptune_emulator, s3_source):
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    neptune_emulator.control("throttle", {"seconds": 10})
+    load_id = start(s3_source({"a.nt": NT}))
+    sensor = NeptuneLoadStatusSensor(
+        task_id="wait", load_id=load_id, deferrable=False, poke_interval=0.1, timeout=0.5
+    )
+    with pytest.raises(AirflowSensorTimeout):
+        sensor.execute({})
