@@ -10,6 +10,14 @@ ARG PYTHON_VERSION
 # installing without it lets pip upgrade Airflow's own dependencies and break the image.
 ENV RDFOX_PIPELINE_CONSTRAINTS="https://raw.githubusercontent.com/apache/airflow/constraints-${AIRFLOW_VERSION}/constraints-${PYTHON_VERSION}.txt"
 
+# Directories owned by the airflow user (group 0, as the official image does for arbitrary AIRFLOW_UIDs):
+# - /opt/rdfox-pipeline: pip builds the project in-tree, so the airflow user must be able to write there;
+# - /opt/airflow/k8s-secrets: mount point of docker-compose.yaml's k8s-secrets volume. A new named volume
+#   takes this directory's owner and mode, so local-setup can write the emulator's secrets into it.
+USER root
+RUN install -d -o airflow -g 0 -m 0775 /opt/rdfox-pipeline \
+    && install -d -o airflow -g 0 -m 0770 /opt/airflow/k8s-secrets
+USER airflow
 WORKDIR /opt/rdfox-pipeline
 COPY --chown=airflow:0 pyproject.toml README.md ./
 COPY --chown=airflow:0 plugins/ plugins/

@@ -1,8 +1,7 @@
-"""Benchmarks (`python -m bench`, `make bench`): each module ``bench/<name>.py`` has ``run() -> dict``.
-
-The dict a module returns holds ``"figures"``: a list of figure dicts made with :func:`figure`; any other keys
-are details kept in ``bench/results.json``. A module may also return a single figure dict (with ``name``).
-A figure that could not be measured has ``measured = None`` and a ``reason``: it is never faked.
+"""Benchmarks (`python -m bench`, `make bench`). The contract every ``bench/<name>.py`` follows is written
+at the top of ``bench/__main__.py``: ``run(quick: bool = False)`` returning figure dicts built with
+:func:`figure` (a list, or a dict with ``"figures"`` plus details kept in ``bench/results.json``). A figure
+that could not be measured has ``measured = None`` and a ``reason``: it is never faked.
 """
 
 from __future__ import annotations
@@ -30,7 +29,8 @@ def figure(
     met: bool | None = None
     if measured is not None and goal is not None:
         met = measured <= goal if op == "<=" else measured >= goal
-    out: dict[str, Any] = {"name": name, "measured": measured, "unit": unit, "goal": goal, "op": op, "met": met}
+    out: dict[str, Any] = {"name": name, "measured": measured, "unit": unit, "goal": goal, "op": op}
+    out["met"] = met
     if reason:
         out["reason"] = reason
     out.update(details)

@@ -66,10 +66,10 @@ def _best(fn: Any, text: str) -> tuple[float, Any]:
     return best, result
 
 
-def run() -> dict[str, Any]:
+def run(quick: bool = False) -> dict[str, Any]:
     from rdfox_pipeline.domain.rdfox_log import parse_rdfox_log
 
-    text = synthetic_log()
+    text = synthetic_log(2.0 if quick else TARGET_MB)
     mb = len(text.encode("utf-8")) / 1e6
     parse_s, stats = _best(parse_rdfox_log, text)
     scan_s, markers = _best(_scan, text)

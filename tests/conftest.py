@@ -76,11 +76,15 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto's server (S3, SNS, SQS, DynamoDB, SSM, ...) as a real HTTP endpoint; yields its URL."""
+    """moto's server (S3, SNS, SQS, DynamoDB, SSM, ...) as a real HTTP endpoint; yields its URL.
+
+    Launched through ``rdfox_local.moto_atomic``: moto's own server, except that DynamoDB requests are applied
+    one at a time, so that conditional writes are atomic as in DynamoDB (moto's threads race otherwise).
+    """
     port = free_port()
     log_dir = tmp_path_factory.mktemp("moto")
-    moto_bin = str(Path(sys.executable).with_name("moto_server"))
-    proc = start_process([moto_bin, "-H", "127.0.0.1", "-p", str(port)], log_dir / "moto.log")
+    args = [sys.executable, "-m", "rdfox_local.moto_atomic", "-H", "127.0.0.1", "-p", str(port)]
+    proc = start_process(args, log_dir / "moto.log")
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/moto-api/", proc=proc)

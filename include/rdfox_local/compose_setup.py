@@ -4,7 +4,10 @@
 the input and output buckets (the input bucket notifies an SQS queue when a ``*.rdfoxjob.json`` lands,
 which is what the DAG's asset watcher listens to), the job table with its status index, the SNS topic with
 an SQS subscription for reading notifications, and the settings under SSM ``/parameter/pipeline_control/``.
-With ``--sample-dir DIR`` it uploads DIR's files to ``s3://<input>/<dataset>/``.
+With ``--sample-dir DIR`` it uploads DIR's files to ``s3://<input>/<dataset>/``; ``--sample-dataset NAME``
+uploads the sample job (generated transactions, the rules, queries and jobspec of ``include/samples/``) to
+``s3://<input>/NAME/``, which is what docs/deploy.md's "trigger the sample job" runs. With ``--k8s-secrets-dir
+DIR`` it writes the Kubernetes emulator's secrets (a local RDFox role and generated password) when missing.
 
 boto3 and the plugin's Airflow-free modules only: it runs before Airflow's database exists.
 """
@@ -15,7 +18,9 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +36,17 @@ from rdfox_pipeline.domain.settings import SSM_PATH
 log = logging.getLogger("rdfox_local.compose_setup")
 
 JOBSPEC_SUFFIX = ".rdfoxjob.json"
+# What of include/samples/ belongs to the sample job: rules, queries and its jobspec.
+SAMPLE_SUFFIXES = (".dlog", ".rq", JOBSPEC_SUFFIX)
+SAMPLE_TRANSACTIONS = 500
+# The pod's password secret as the Kubernetes emulator reads secrets: <dir>/<secret>/<key>.
+# A secret's name, not a secret:
+RDFOX_PASSWORD_SECRET = "rdfox-password"  # noqa: S105  # nosec B105
+
+
+def default_samples_dir() -> Path:
+    """include/samples/ of the checkout this package lives in."""
+    return Path(__file__).resolve().parents[1] / "samples"
 
 
 @dataclass(frozen=True)
@@ -170,6 +186,19 @@ class LocalProvisioner:
             count += 1
         return count
 
+    def upload_sample(self, dataset: str, samples_dir: Path, transactions: int = SAMPLE_TRANSACTIONS) -> int:
+        """The sample job's inputs under ``<dataset>/`` (deterministic: a rerun uploads the same bytes)."""
+        from rdfox_local.samplegen import SampleOptions, write_sample
+
+        files = sorted(p for p in samples_dir.iterdir() if p.is_file() and p.name.endswith(SAMPLE_SUFFIXES))
+        if not files:
+            raise FileNotFoundError(f"{samples_dir} holds no sample rules, queries or jobspec")
+        with tempfile.TemporaryDirectory(prefix="rdfox-sample-") as tmp:
+            generated = write_sample(tmp, SampleOptions(transactions=transactions))
+            for path in [*generated, *files]:
+                self.s3.upload_file(str(path), self.config.input_bucket, f"{dataset}/{path.name}")
+            return len(generated) + len(files)
+
     def provision(self) -> dict[str, Any]:
         """Create everything; returns what was set up (names and ARNs, no secrets)."""
         cfg = self.config
@@ -192,11 +221,33 @@ class LocalProvisioner:
         return {"settings": settings, "jobspec_queue_url": jobspec_queue_url}
 
 
+def write_k8s_secrets(secrets_dir: Path) -> list[str]:
+    """The emulator's secrets, created once (a restart keeps the password); returns the secrets' names."""
+    password_dir = secrets_dir / RDFOX_PASSWORD_SECRET
+    password_dir.mkdir(parents=True, exist_ok=True)
+    (password_dir / "role").write_text("admin")
+    password_file = password_dir / "password"
+    if not password_file.exists():
+        # Created private from the start: the password never exists world-readable, even for a moment.
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(18))
+    return sorted(p.name for p in secrets_dir.iterdir() if p.is_dir())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rdfox_local.compose_setup", description=__doc__)
     parser.add_argument("--aws-endpoint", default=os.environ.get("AWS_ENDPOINT_URL"), help="moto's URL")
     parser.add_argument("--sample-dir", type=Path, help="upload this directory's files as a dataset")
     parser.add_argument("--dataset", default="SAMPLE", help="dataset name for --sample-dir (default SAMPLE)")
+    parser.add_argument("--sample-dataset", metavar="NAME", help="upload the sample job as dataset NAME")
+    parser.add_argument(
+        "--samples-dir",
+        type=Path,
+        default=default_samples_dir(),
+        help="the sample job's rules, queries and jobspec (default: include/samples)",
+    )
+    parser.add_argument("--k8s-secrets-dir", type=Path, help="write the Kubernetes emulator's secrets here")
     parser.add_argument(
         "--setting",
         action="append",
@@ -226,6 +277,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"compose_setup: error: --sample-dir {args.sample_dir} is not a directory", file=sys.stderr)
             return 2
         summary["sample_files"] = provisioner.upload_dir(args.sample_dir, args.dataset)
+    if args.sample_dataset:
+        if not args.samples_dir.is_dir():
+            print(f"compose_setup: error: --samples-dir {args.samples_dir} is no directory", file=sys.stderr)
+            return 2
+        summary["sample_job"] = {
+            "dataset": args.sample_dataset,
+            "files": provisioner.upload_sample(args.sample_dataset, args.samples_dir),
+        }
+    if args.k8s_secrets_dir is not None:
+        summary["k8s_secrets"] = write_k8s_secrets(args.k8s_secrets_dir)
     print(json.dumps(summary, sort_keys=True))
     return 0
 

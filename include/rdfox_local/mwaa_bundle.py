@@ -2,15 +2,16 @@
 
 OUT (``dist/mwaa`` with ``make mwaa-bundle``) receives:
 
-- ``dags/``            the DAG files (no ``__pycache__``);
-- ``plugins.zip``      the ``rdfox_pipeline`` package at the archive's root: MWAA unpacks it into its plugins
-                       folder, which is on ``sys.path``, so ``import rdfox_pipeline`` works in DAGs and tasks;
-- ``requirements.txt`` first line the ``--constraint`` of the Airflow/Python version the environment runs,
-                       then the distributions the plugin and the DAGs import that Airflow itself does not bring
-                       (found by scanning their imports, not listed by hand).
-
-No ``startup.sh``: every setting comes from SSM or the environment at task run time, and MWAA's own
-Airflow configuration options cover the rest (docs/deploy-mwaa.md).
+- ``dags/``: the DAG files (no ``__pycache__``);
+- ``plugins.zip``: the ``rdfox_pipeline`` package at the archive's root. MWAA unpacks it into its plugins
+  folder, which is on ``sys.path``, so ``import rdfox_pipeline`` works in DAGs and tasks;
+- ``requirements.txt``: first the ``--constraint`` line of the Airflow/Python version the environment runs,
+  then the distributions the plugin and the DAGs import that Airflow itself does not bring (found by
+  scanning their imports, not listed by hand);
+- ``startup.sh``: only with ``--jobspec-queue-url``. It exports ``RDFOX_PIPELINE_JOBSPEC_QUEUE_URL``: the
+  DAG's asset watcher reads it at parse time, and MWAA sets arbitrary environment variables only through a
+  startup script. Without it runs start from the UI, the API or the CLI; every other setting comes from SSM
+  at task run time (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from packaging.utils import canonicalize_name
 
 # The Airflow version the MWAA environment must run: the version this project is developed and tested on
 # (pyproject.toml pins apache-airflow 3.3.x). MWAA runs Airflow 3 on Python 3.12 (AWS's Airflow 3 launch,
-# Oct 2025); docs/deploy-mwaa.md says how to check that the environment offers it.
+# Oct 2025); docs/deploy.md says how to check that the environment offers it.
 MWAA_AIRFLOW_VERSION = "3.3.2"
 MWAA_PYTHON_VERSION = "3.12"
-CONSTRAINTS_URL = "https://raw.githubusercontent.com/apache/airflow/constraints-{airflow}/constraints-{python}.txt"
+CONSTRAINTS_URL = (
+    "https://raw.githubusercontent.com/apache/airflow/constraints-{airflow}/constraints-{python}.txt"
+)
 
 PACKAGE = "rdfox_pipeline"
 # Project-internal top-level packages: never requirements (rdfox_local is only used by the CLI, off MWAA).
@@ -55,7 +58,9 @@ class BundleResult:
     dag_files: int
 
 
-def constraint_line(airflow_version: str = MWAA_AIRFLOW_VERSION, python_version: str = MWAA_PYTHON_VERSION) -> str:
+def constraint_line(
+    airflow_version: str = MWAA_AIRFLOW_VERSION, python_version: str = MWAA_PYTHON_VERSION
+) -> str:
     url = CONSTRAINTS_URL.format(airflow=airflow_version, python=python_version)
     return f'--constraint "{url}"'
 
@@ -177,7 +182,7 @@ def runtime_requirements(repo: Path, plugin_files: Sequence[Path], dag_files: Se
         requirement = declared.get(name)
         if requirement is None:
             raise LookupError(
-                f"{name} is imported by the plugin or the DAGs but not declared in pyproject.toml's dependencies"
+                f"{name} is imported by the plugin or the DAGs but not in pyproject.toml's dependencies"
             )
         lines.append(str(requirement))
     return lines
@@ -189,11 +194,14 @@ def build_bundle(
     *,
     airflow_version: str = MWAA_AIRFLOW_VERSION,
     python_version: str = MWAA_PYTHON_VERSION,
+    jobspec_queue_url: str | None = None,
 ) -> BundleResult:
     package_dir = repo / "plugins" / PACKAGE
     dags_dir = repo / "dags"
     if not (package_dir / "__init__.py").is_file():
         raise FileNotFoundError(f"{package_dir} is not a package")
+    # Checked before anything is written: a bad URL leaves no half-built bundle.
+    startup = startup_script(jobspec_queue_url) if jobspec_queue_url else None
     plugin_files = _shipped(package_dir.rglob("*"), repo)
     dag_files = _shipped(dags_dir.rglob("*"), repo)
     if not any(p.suffix == ".py" for p in dag_files):
@@ -214,14 +222,32 @@ def build_bundle(
     with zipfile.ZipFile(out_dir / "plugins.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in plugin_files:
             # Fixed timestamps: the same sources give the same archive (MWAA versions plugins.zip in S3).
-            info = zipfile.ZipInfo(path.relative_to(repo / "plugins").as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(
+                path.relative_to(repo / "plugins").as_posix(), date_time=(1980, 1, 1, 0, 0, 0)
+            )
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             archive.writestr(info, path.read_bytes())
 
     text = "\n".join([constraint_line(airflow_version, python_version), *requirements]) + "\n"
     (out_dir / "requirements.txt").write_text(text, encoding="utf-8")
+    if startup is not None:
+        (out_dir / "startup.sh").write_text(startup, encoding="utf-8")
     return BundleResult(out_dir, tuple(requirements), len(plugin_files), len(dag_files))
+
+
+SQS_QUEUE_URL = r"https://sqs\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/\d{12}/[A-Za-z0-9_-]{1,80}"
+
+
+def startup_script(jobspec_queue_url: str) -> str:
+    """MWAA's startup script: sourced by every Airflow component before it starts."""
+    if not re.fullmatch(SQS_QUEUE_URL, jobspec_queue_url):
+        raise ValueError(f"--jobspec-queue-url: not an SQS queue URL: {jobspec_queue_url!r}")
+    return (
+        "#!/bin/sh\n"
+        "# The input bucket's jobspec notification queue: the DAG's asset watcher listens to it.\n"
+        f"export RDFOX_PIPELINE_JOBSPEC_QUEUE_URL='{jobspec_queue_url}'\n"
+    )
 
 
 def _version(text: str) -> str:
@@ -237,23 +263,36 @@ def _default_repo() -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rdfox_local.mwaa_bundle", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m rdfox_local.mwaa_bundle", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("out_dir", type=Path, help="where to write the bundle (e.g. dist/mwaa)")
-    parser.add_argument("--repo", type=Path, default=_default_repo(), help="project root (default: this checkout)")
+    parser.add_argument(
+        "--repo", type=Path, default=_default_repo(), help="project root (default: this checkout)"
+    )
     parser.add_argument("--airflow-version", type=_version, default=MWAA_AIRFLOW_VERSION)
     parser.add_argument("--python-version", type=_version, default=MWAA_PYTHON_VERSION)
+    parser.add_argument(
+        "--jobspec-queue-url", help="write startup.sh exporting this SQS queue URL for the asset watcher"
+    )
     args = parser.parse_args(argv)
     try:
         result = build_bundle(
-            args.out_dir, args.repo, airflow_version=args.airflow_version, python_version=args.python_version
+            args.out_dir,
+            args.repo,
+            airflow_version=args.airflow_version,
+            python_version=args.python_version,
+            jobspec_queue_url=args.jobspec_queue_url,
         )
-    except (FileNotFoundError, LookupError) as exc:
+    except (FileNotFoundError, LookupError, ValueError) as exc:
         print(f"mwaa_bundle: error: {exc}", file=sys.stderr)
         return 2
+    startup = " + startup.sh" if args.jobspec_queue_url else ""
     print(
-        f"wrote {result.out_dir}: dags/ ({result.dag_files} files), plugins.zip ({result.plugin_files} files), "
+        f"wrote {result.out_dir}: dags/ ({result.dag_files} files), "
+        f"plugins.zip ({result.plugin_files} files), "
         f"requirements.txt ({len(result.requirements)} requirements + constraint for Airflow "
-        f"{args.airflow_version} / Python {args.python_version})"
+        f"{args.airflow_version} / Python {args.python_version}){startup}"
     )
     return 0
 

@@ -1,4 +1,7 @@
-"""The pipeline's Airflow plugin (entry point ``airflow.plugins: rdfox_pipeline``; also found in plugins/).
+"""The pipeline's Airflow plugin, found by Airflow in its plugins folder (plugins/, plugins.zip on MWAA).
+
+Only this file is loaded as the plugin (``.airflowignore`` beside it keeps Airflow from importing every other
+module of the package a second time under a bare name); no entry point either (it would register it twice).
 
 Airflow 2+ (and so 3.3) plugins no longer carry hooks or operators: those are imported by module path, e.g.
 ``from rdfox_pipeline.hooks import JobMetadataHook``, which works on MWAA because ``plugins.zip`` is on
@@ -11,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
+
+from rdfox_pipeline.links import ALL_LINKS
 
 PLUGIN_NAME = "rdfox_pipeline"
 
@@ -34,5 +39,7 @@ class RdfoxPipelinePlugin(AirflowPlugin):
 
     name = PLUGIN_NAME
     macros = [job_record]
-    operator_extra_links: list[Any] = []
+    # The links are attached to their operators (operator_extra_links); listed here so that `airflow plugins`
+    # and the UI's plugin page show them. Their `operators` are empty: no second attachment.
+    operator_extra_links: list[Any] = list(ALL_LINKS)
     global_operator_extra_links: list[Any] = []

@@ -45,6 +45,13 @@ class NeptuneEmulator:
     def reset(self) -> None:
         self.control("reset")
 
+    def load_request(self, load_id: str) -> dict[str, Any]:
+        """The POST /loader parameters the load was started with, as the emulator received them."""
+        return self._call("GET", f"/_emulator/requests/{load_id}")
+
+    def list_load_ids(self) -> list[str]:
+        return self._call("GET", "/loader")["payload"]["loadIds"]
+
     def load_status(self, load_id: str, query: str | None = None) -> dict[str, Any]:
         """Status with details and all errors via the unsigned control endpoint, or GET /loader with ``query``."""
         if query is None:

@@ -40,7 +40,10 @@ class K8sEmulator:
 
     def connection_json(self) -> str:
         return json.dumps(
-            {"conn_type": "kubernetes", "extra": {"kube_config_path": str(self.kubeconfig), "in_cluster": False}}
+            {
+                "conn_type": "kubernetes",
+                "extra": {"kube_config_path": str(self.kubeconfig), "in_cluster": False},
+            }
         )
 
 
@@ -53,9 +56,23 @@ def k8s_emulator_process(tmp_path_factory: pytest.TempPathFactory, moto_server: 
     secrets, state, kubeconfig = root / "secrets", root / "state", root / "kubeconfig.yaml"
     proc = start_process(
         [
-            sys.executable, "-m", "rdfox_local.k8s_emulator", "--host", "127.0.0.1", "--port", str(port),
-            "--image-map", str(SHIPPED_IMAGE_MAP), "--image-map", str(TEST_IMAGE_MAP),
-            "--secrets-dir", str(secrets), "--state-dir", str(state), "--kubeconfig-out", str(kubeconfig),
+            sys.executable,
+            "-m",
+            "rdfox_local.k8s_emulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--image-map",
+            str(SHIPPED_IMAGE_MAP),
+            "--image-map",
+            str(TEST_IMAGE_MAP),
+            "--secrets-dir",
+            str(secrets),
+            "--state-dir",
+            str(state),
+            "--kubeconfig-out",
+            str(kubeconfig),
         ],
         root / "emulator.log",
         env=env,

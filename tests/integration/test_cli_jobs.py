@@ -12,10 +12,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from rdfox_pipeline.hooks import JobMetadataHook
 
-pytestmark = pytest.mark.timeout(120)
+from tests.integration.ssm_fixtures import isolated_settings_fixture  # noqa: F401 - fixture
+
+# The table comes from JOB_TABLE_NAME in the environment: no SSM setting left on the shared moto server by
+# another test may override it, so every test owns the SSM settings path.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("isolated_settings")]
 CLI = [str(Path(sys.executable).with_name("rdfox-pipeline"))]
 
 
@@ -30,7 +33,7 @@ def cli_env(aws_endpoint: str, tmp_path: Path) -> dict[str, str]:
     env.update(
         HOME=str(tmp_path),
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto's dummy credentials
+        AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="eu-west-2",
         AWS_ENDPOINT_URL=aws_endpoint,
         JOB_TABLE_NAME=f"jobs-cli-{uuid.uuid4().hex[:8]}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote_plus
 
@@ -28,6 +29,18 @@ def test_ssm_path_and_setting_names_match_the_domain() -> None:
         "NEPTUNE_IAM_ROLE_ARN",
     }
     assert summary_keys <= set(SETTINGS)
+
+
+@pytest.fixture(autouse=True)
+def _forget_ssm_settings(aws_endpoint: str) -> Iterator[None]:
+    """Provisioning writes the pipeline's settings to SSM, where they would win over the environment of
+    later tests in this worker (they share its moto server): remove them afterwards."""
+    yield
+    ssm = boto3.client("ssm", endpoint_url=aws_endpoint, region_name="eu-west-2")
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=SSM_PATH, Recursive=True)
+    names = [p["Name"] for page in pages for p in page["Parameters"]]
+    for start in range(0, len(names), 10):
+        ssm.delete_parameters(Names=names[start : start + 10])
 
 
 @pytest.fixture
@@ -108,3 +121,52 @@ def test_main_prints_a_summary_and_rejects_bad_settings(
     assert compose_setup.main(["--aws-endpoint", aws_endpoint]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["settings"]["INPUT_BUCKET"] == f"in-{tag}"
+
+
+def test_sample_job_and_k8s_secrets(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # What docker-compose's local-setup runs: the sample job lands where the DAG form's defaults point.
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("INPUT_BUCKET", f"in-{tag}")
+    monkeypatch.setenv("OUTPUT_BUCKET", f"out-{tag}")
+    monkeypatch.setenv("JOB_TABLE_NAME", f"jobs-{tag}")
+    secrets_dir = tmp_path / "k8s-secrets"
+    argv = [
+        "--aws-endpoint",
+        aws_endpoint,
+        "--sample-dataset",
+        "SAMPLE",
+        "--k8s-secrets-dir",
+        str(secrets_dir),
+    ]
+    assert compose_setup.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["k8s_secrets"] == ["rdfox-password"]
+    password_file = secrets_dir / "rdfox-password" / "password"
+    password = password_file.read_text()
+    assert len(password) >= 16 and password not in json.dumps(summary)  # never printed
+    assert password_file.stat().st_mode & 0o077 == 0
+
+    s3 = boto3.client("s3", endpoint_url=aws_endpoint, region_name="eu-west-2")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=f"in-{tag}", Prefix="SAMPLE/")["Contents"]}
+    samples = compose_setup.default_samples_dir()
+    expected = {
+        f"SAMPLE/{p.name}" for p in samples.iterdir() if p.name.endswith(compose_setup.SAMPLE_SUFFIXES)
+    }
+    assert expected <= keys
+    assert "SAMPLE/sample.rdfoxjob.json" in keys
+    data = sorted(k for k in keys if k.endswith(".nt"))
+    assert data, "the generated transactions"
+    assert summary["sample_job"] == {"dataset": "SAMPLE", "files": len(keys)}
+    first = s3.get_object(Bucket=f"in-{tag}", Key=data[0])["Body"].read()
+
+    # A restart keeps the password and uploads the same bytes.
+    assert compose_setup.main(argv) == 0
+    capsys.readouterr()
+    assert password_file.read_text() == password
+    assert s3.get_object(Bucket=f"in-{tag}", Key=data[0])["Body"].read() == first
+
+    # A missing samples directory is one clear error.
+    assert compose_setup.main([*argv, "--samples-dir", str(tmp_path / "nope")]) == 2
+    assert "--samples-dir" in capsys.readouterr().err

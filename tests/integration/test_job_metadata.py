@@ -1,15 +1,17 @@
-"""JobMetadataHook against moto's server over HTTP: allocation race, transitions, guard, pagination, big fields."""
+"""JobMetadataHook against moto's server over HTTP: allocation race, transitions and their guard, concurrent
+writers, pagination, big fields, and the Airflow plugin that makes the record available by name."""
 
 from __future__ import annotations
 
 import json
+import re
+import sys
 import threading
 import uuid
 from datetime import date
 
 import boto3
 import pytest
-
 from rdfox_pipeline.domain.statuses import JobStatus
 from rdfox_pipeline.hooks import (
     JobAlreadyFinished,
@@ -19,7 +21,11 @@ from rdfox_pipeline.hooks import (
     UnexpectedJobStatus,
 )
 
-pytestmark = pytest.mark.timeout(120)
+from tests.integration.ssm_fixtures import isolated_settings_fixture  # noqa: F401 - fixture
+
+# SSM settings left on the shared moto server by other tests (SSM wins over the environment) must not decide
+# the table or the output bucket here: every test owns the SSM settings path.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("isolated_settings")]
 DAY = date(2021, 8, 1)
 
 
@@ -69,6 +75,7 @@ def test_allocate_writes_created_record(table: str) -> None:
     assert record["jobspec"] == {"dataset": "MYDATASET", "resources": {"cores": 4}, "ratio": 0.25}
     assert record["dag_run_id"] == "manual__1"
     assert record["created_at"] == record["updated_at"]
+    assert record["revision"] == 0
     assert record["created_at"].endswith("+00:00")
     json.dumps(record)  # plain JSON-able: no Decimal left
     assert hook.allocate_job("MYDATASET", day=DAY) == "MYDATASET_2021-08-01_001"
@@ -194,6 +201,112 @@ def test_concurrent_writers_of_different_fields_both_survive(table: str) -> None
     assert not errors
     record = _hook(table).require_job(job_id)
     assert record["pod_name"] == "pod-4" and record["worker_node_type"] == "node-4"
+    assert record["revision"] == 10  # every one of the ten writes was applied, none lost
+
+
+def _run_together(*targets) -> None:
+    """Start the callables at the same moment, each with its own hook (client), as separate workers would."""
+    barrier = threading.Barrier(len(targets))
+
+    def run(target) -> None:
+        barrier.wait()
+        target()
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+
+
+def test_concurrent_transitions_from_the_same_status_have_one_winner(table: str) -> None:
+    """Eight writers all move SCHEDULED -> INFERENCE_COMPLETE with their own statistics: exactly one wins, and
+    the record holds the winner's statistics (the others are told, not silently overwritten or lost)."""
+    job_id = _hook(table).allocate_job("CAS", day=DAY)
+    _hook(table).record_status(job_id, "SCHEDULED")
+    won: list[int] = []
+    refused: list[int] = []
+    lock = threading.Lock()
+
+    def writer(n: int):
+        hook = _hook(table)
+        hook.conn  # noqa: B018 - client built before the start line
+
+        def write() -> None:
+            try:
+                hook.record_status(
+                    job_id, "INFERENCE_COMPLETE", expected_status="SCHEDULED", rdfox_stats={"writer": n}
+                )
+            except UnexpectedJobStatus:
+                with lock:
+                    refused.append(n)
+                return
+            with lock:
+                won.append(n)
+
+        return write
+
+    _run_together(*(writer(n) for n in range(8)))
+    assert len(won) == 1 and sorted(won + refused) == list(range(8))
+    record = _hook(table).require_job(job_id)
+    assert record["job_status"] == "INFERENCE_COMPLETE"
+    assert record["rdfox_stats"] == {"writer": won[0]}
+
+
+def test_late_writers_racing_the_finish_never_move_it_back(table: str) -> None:
+    """Late tasks keep writing a Neptune status while the notifier finishes the job: whatever the
+    interleaving, the job ends finished, and no late write lands after the finishing one."""
+    job_id = _hook(table).allocate_job("RACEFIN", day=DAY)
+    _hook(table).record_status(job_id, "NEPTUNE_LOAD_COMPLETED")
+    finished_at: list[int] = []
+    late_writes: list[int] = []
+    refusals: list[int] = []
+    lock = threading.Lock()
+
+    def late():
+        hook = _hook(table)
+        hook.conn  # noqa: B018
+
+        def write() -> None:
+            for i in range(6):
+                try:
+                    rec = hook.record_status(job_id, "NEPTUNE_LOAD_IN_PROGRESS", neptune_load_id=f"late-{i}")
+                except JobAlreadyFinished:
+                    with lock:
+                        refusals.append(i)
+                    return
+                with lock:
+                    late_writes.append(rec["revision"])
+
+        return write
+
+    def finish():
+        hook = _hook(table)
+        hook.conn  # noqa: B018
+
+        def write() -> None:
+            for _ in range(50):  # the late writers may move the status away from what we expect: retry
+                try:
+                    rec = hook.record_status(
+                        job_id, "SUCCESS_NOTIFICATION_SENT", allowed_from=["NEPTUNE_LOAD_COMPLETED",
+                                                                            "NEPTUNE_LOAD_IN_PROGRESS"]
+                    )
+                except UnexpectedJobStatus:
+                    continue
+                finished_at.append(rec["revision"])
+                return
+
+        return write
+
+    _run_together(late(), late(), late(), finish())
+    (finished,) = finished_at
+    record = _hook(table).require_job(job_id)
+    assert record["job_status"] == "SUCCESS_NOTIFICATION_SENT"
+    # The revision orders the writes as DynamoDB applied them: the finishing write was the last one.
+    assert record["revision"] == finished
+    assert all(r < finished for r in late_writes)
+    assert len(late_writes) + len(refusals) >= 3  # every late writer ran until refused or done
 
 
 def test_pagination_by_status_over_more_than_a_page(table: str) -> None:
@@ -211,6 +324,22 @@ def test_pagination_by_status_over_more_than_a_page(table: str) -> None:
     assert sorted(i["job_id"] for i in hook.iter_jobs(page_size=4)) == sorted(ids)
 
 
+def _item(table: str, dataset: str, job_key: str) -> dict:
+    """The raw DynamoDB item, as the server stores it."""
+    return boto3.client("dynamodb").get_item(
+        TableName=table, Key={"dataset": {"S": dataset}, "job_key": {"S": job_key}}, ConsistentRead=True
+    )["Item"]
+
+
+def _s3_json(uri: str) -> object:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _object_count(bucket: str) -> int:
+    return boto3.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount", 0)
+
+
 def test_one_megabyte_log_goes_to_s3_and_item_stays_small(table: str, bucket: str) -> None:
     hook = _hook(table)
     job_id = hook.allocate_job("BIG", day=DAY, jobspec={"dataset": "BIG", "output_bucket": bucket})
@@ -219,21 +348,63 @@ def test_one_megabyte_log_goes_to_s3_and_item_stays_small(table: str, bucket: st
     record = hook.record_status(
         job_id, "INFERENCE_FAILED", rdfox_log_text=raw_log, neptune_stats_raw=raw_stats, error_reason="short"
     )
-    prefix = f"s3://{bucket}/BIG/{job_id}/metadata/"
-    assert record["rdfox_log_text_uri"] == prefix + "rdfox_log_text.json"
-    assert record["neptune_stats_raw_uri"] == prefix + "neptune_stats_raw.json"
+    # Next to the job's outputs, one new object per write.
+    prefix = re.escape(f"s3://{bucket}/BIG/{job_id}/metadata/")
+    assert re.fullmatch(prefix + r"rdfox_log_text-\d{8}T\d{12}Z\.json", record["rdfox_log_text_uri"])
+    assert re.fullmatch(prefix + r"neptune_stats_raw-\d{8}T\d{12}Z\.json", record["neptune_stats_raw_uri"])
     assert "neptune_stats_raw" not in record
-    assert record["rdfox_log_text"].endswith(f"in full at {prefix}rdfox_log_text.json]")
+    assert record["rdfox_log_text"].startswith(raw_log[:1000])  # a readable start stays in the record
+    assert record["rdfox_log_text"].endswith(f"in full at {record['rdfox_log_text_uri']}]")
     assert record["error_reason"] == "short"
-    item = boto3.client("dynamodb").get_item(
-        TableName=table, Key={"dataset": {"S": "BIG"}, "job_key": {"S": "2021-08-01_000"}}
-    )["Item"]
-    assert len(json.dumps(item)) < 100 * 1024
-    s3 = boto3.client("s3")
-    body = s3.get_object(Bucket=bucket, Key=f"BIG/{job_id}/metadata/rdfox_log_text.json")["Body"].read()
-    assert json.loads(body) == raw_log
-    body = s3.get_object(Bucket=bucket, Key=f"BIG/{job_id}/metadata/neptune_stats_raw.json")["Body"].read()
-    assert json.loads(body) == raw_stats
+    assert len(json.dumps(_item(table, "BIG", "2021-08-01_000"))) < 100 * 1024
+    assert _s3_json(record["rdfox_log_text_uri"]) == raw_log
+    assert _s3_json(record["neptune_stats_raw_uri"]) == raw_stats
+
+
+def test_many_fields_in_one_call_stay_under_the_item_limit(table: str, bucket: str) -> None:
+    """Forty fields of 15 KB (600 KB in all, each under the per-field limit): the largest go to S3."""
+    hook = _hook(table, output_bucket=bucket)
+    job_id = hook.allocate_job("WIDE", day=DAY)
+    fields = {f"extra_{i:02d}": {"i": i, "text": chr(65 + i % 26) * 15_000} for i in range(40)}
+    record = hook.record_status(job_id, "SCHEDULED", **fields)
+    item = _item(table, "WIDE", "2021-08-01_000")
+    assert len(json.dumps(item)) < 400 * 1024
+    in_s3 = [name for name in fields if f"{name}_uri" in record]
+    assert in_s3 and len(in_s3) < len(fields)  # some inline, the rest in S3: nothing lost
+    for name, value in fields.items():
+        assert (_s3_json(record[f"{name}_uri"]) if name in in_s3 else record[name]) == value
+
+
+def test_fields_accumulated_over_many_calls_stay_under_the_item_limit(table: str, bucket: str) -> None:
+    """Each call adds 60 KB inline; after a few the item would pass 400 KB: later fields move to S3."""
+    hook = _hook(table, output_bucket=bucket)
+    job_id = hook.allocate_job("GROW", day=DAY)
+    written: dict[str, object] = {}
+    for call in range(10):
+        fields = {f"f{call}_{i}": f"{call}-{i}:" + "y" * 15_000 for i in range(4)}
+        hook.record_status(job_id, "SCHEDULED", **fields)
+        written.update(fields)
+    record = hook.require_job(job_id)
+    assert len(json.dumps(_item(table, "GROW", "2021-08-01_000"))) < 400 * 1024
+    moved = [name for name in written if f"{name}_uri" in record]
+    assert moved, "600 KB of fields cannot all be inline"
+    for name, value in written.items():
+        assert (_s3_json(record[f"{name}_uri"]) if name in moved else record[name]) == value
+
+
+def test_refused_large_write_changes_nothing_in_s3(table: str, bucket: str) -> None:
+    """A late task's big field for a finished job: refused before anything is written to S3."""
+    hook = _hook(table, output_bucket=bucket)
+    job_id = hook.allocate_job("LATE", day=DAY)
+    first = hook.record_status(job_id, "INFERENCE_FAILED", error_reason="first " * 10_000)
+    hook.record_status(job_id, "ERROR_NOTIFICATION_SENT")
+    objects = _object_count(bucket)
+    with pytest.raises(JobAlreadyFinished):
+        hook.record_status(job_id, "INFERENCE_FAILED", error_reason="late " * 10_000)
+    assert _object_count(bucket) == objects
+    record = hook.require_job(job_id)
+    assert record["error_reason_uri"] == first["error_reason_uri"]
+    assert _s3_json(record["error_reason_uri"]) == "first " * 10_000
 
 
 def test_large_field_without_known_bucket_is_a_clear_error(
@@ -266,3 +437,33 @@ def test_hook_uses_the_airflow_connection(
     assert job_id == "CONN_2021-08-01_000"
     assert hook.table_name.startswith("jobs-conn-")
     assert hook.conn.meta.endpoint_url == aws_endpoint  # from the connection's extra
+
+
+def test_plugin_registers_once_and_its_macro_reads_the_record(
+    aws_default_connection: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow loads the plugin from the plugins folder once, without importing the package's other modules
+    under bare names; `{{ macros.rdfox_pipeline.job_record(job_id) }}` reads the job through aws_default."""
+    from airflow import plugins_manager
+
+    table = f"jobs-macro-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("JOB_TABLE_NAME", table)
+    hook = JobMetadataHook()
+    hook.create_table_if_missing()
+    job_id = hook.allocate_job("MACRO", day=DAY)
+
+    plugins, errors = plugins_manager._get_plugins()
+    assert errors == {}
+    (plugin,) = [p for p in plugins if p.name == "rdfox_pipeline"]
+    assert str(plugin.source).endswith("rdfox_pipeline/plugin.py")
+    for bare in ("job_metadata", "job_table", "render", "humanize", "main"):  # .airflowignore keeps them out
+        module = sys.modules.get(bare)
+        assert module is None or "rdfox_pipeline" not in str(getattr(module, "__file__", "")), bare
+
+    plugins_manager.integrate_macros_plugins()
+    from airflow.sdk.execution_time import macros
+
+    record = macros.rdfox_pipeline.job_record(job_id)
+    assert record["job_id"] == job_id and record["job_status"] == "CREATED"
+    with pytest.raises(JobNotFound):
+        macros.rdfox_pipeline.job_record("MACRO_2021-08-01_999")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-
 from rdfox_local import mwaa_bundle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -31,13 +31,14 @@ def test_constraint_line_names_the_mwaa_version() -> None:
         f'constraints-{mwaa_bundle.MWAA_AIRFLOW_VERSION}/constraints-{mwaa_bundle.MWAA_PYTHON_VERSION}.txt"'
     )
     # The bundle targets the Airflow this project is developed and tested on.
-    assert mwaa_bundle.MWAA_AIRFLOW_VERSION == importlib.metadata.version("apache-airflow")
+    assert importlib.metadata.version("apache-airflow") == mwaa_bundle.MWAA_AIRFLOW_VERSION
 
 
 def test_import_scan_maps_modules_to_distributions(tmp_path: Path) -> None:
     source = tmp_path / "m.py"
     source.write_text(
-        "import json\nimport requests_aws4auth\nfrom airflow.providers.cncf.kubernetes.operators.pod import X\n"
+        "import json\nimport requests_aws4auth\n"
+        "from airflow.providers.cncf.kubernetes.operators.pod import X\n"
         "from . import sibling\nfrom rdfox_pipeline.domain import jobspec\nimport airflow.sdk\n"
     )
     modules = mwaa_bundle.imported_modules([source])
@@ -75,7 +76,9 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_bundle_layout(bundle: Path) -> None:
     assert sorted(p.name for p in bundle.iterdir()) == ["dags", "plugins.zip", "requirements.txt"]
-    assert (bundle / "dags" / f"{DAG_ID}.py").read_bytes() == (REPO_ROOT / "dags" / f"{DAG_ID}.py").read_bytes()
+    assert (bundle / "dags" / f"{DAG_ID}.py").read_bytes() == (
+        REPO_ROOT / "dags" / f"{DAG_ID}.py"
+    ).read_bytes()
     assert not list(bundle.rglob("__pycache__"))
     with zipfile.ZipFile(bundle / "plugins.zip") as archive:
         names = archive.namelist()
@@ -83,8 +86,10 @@ def test_bundle_layout(bundle: Path) -> None:
     assert "rdfox_pipeline/__init__.py" in names
     assert all(n.startswith("rdfox_pipeline/") for n in names), "only the package, at the archive's root"
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    shipped = {p.relative_to(REPO_ROOT / "plugins").as_posix() for p in mwaa_bundle._shipped(
-        (REPO_ROOT / "plugins" / "rdfox_pipeline").rglob("*"), REPO_ROOT)}
+    shipped = {
+        p.relative_to(REPO_ROOT / "plugins").as_posix()
+        for p in mwaa_bundle._shipped((REPO_ROOT / "plugins" / "rdfox_pipeline").rglob("*"), REPO_ROOT)
+    }
     assert set(names) == shipped
 
 
@@ -120,9 +125,50 @@ def test_main_reports_a_bad_repo(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "is not a package" in capsys.readouterr().err
 
 
+def test_startup_script_only_when_a_jobspec_queue_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not (REPO_ROOT / "dags" / f"{DAG_ID}.py").is_file():
+        pytest.skip("the DAG file has not landed yet")
+    url = "https://sqs.eu-west-2.amazonaws.com/111122223333/rdfox-pipeline-jobspecs"
+    out = tmp_path / "bundle"
+    assert mwaa_bundle.main([str(out), "--repo", str(REPO_ROOT), "--jobspec-queue-url", url]) == 0
+    script = (out / "startup.sh").read_text()
+    # What MWAA does with it: sources it; the DAG then finds its asset watcher's queue.
+    env = subprocess.run(
+        ["/bin/sh", "-c", f". {out / 'startup.sh'} && printenv RDFOX_PIPELINE_JOBSPEC_QUEUE_URL"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": os.environ["PATH"]},
+    )
+    assert env.stdout.strip() == url
+    assert script.startswith("#!/bin/sh\n")
+    dag_text = (REPO_ROOT / "dags" / f"{DAG_ID}.py").read_text()
+    env_name = re.search(r'^JOBSPEC_QUEUE_ENV = "([A-Z_]+)"', dag_text, re.M)
+    assert env_name and f"export {env_name.group(1)}=" in script
+    # Anything but an SQS queue URL (e.g. shell syntax) is refused before a file is written.
+    bad = "https://sqs.eu-west-2.amazonaws.com/111122223333/q'; rm -rf /; '"
+    assert mwaa_bundle.main([str(tmp_path / "b2"), "--repo", str(REPO_ROOT), "--jobspec-queue-url", bad]) == 2
+    assert "not an SQS queue URL" in capsys.readouterr().err
+    assert not (tmp_path / "b2").exists()
+
+
 def _clean_env(**extra: str) -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "UV_CACHE_DIR", "UV_INDEX_URL", "UV_DEFAULT_INDEX",
-            "PIP_INDEX_URL", "UV_EXTRA_INDEX_URL", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+    keep = (
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "TMPDIR",
+        "UV_CACHE_DIR",
+        "UV_INDEX_URL",
+        "UV_DEFAULT_INDEX",
+        "PIP_INDEX_URL",
+        "UV_EXTRA_INDEX_URL",
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+    )
     env = {k: v for k, v in os.environ.items() if k in keep}
     env.update(extra)
     return env
@@ -133,13 +179,17 @@ def _clean_env(**extra: str) -> dict[str, str]:
 def test_bundle_installs_and_the_dag_imports_in_a_clean_venv(bundle: Path, tmp_path: Path) -> None:
     uv = Path(sys.executable).with_name("uv")
     venv = tmp_path / "venv"
-    subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True, env=_clean_env())
+    subprocess.run(
+        [str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True, env=_clean_env()
+    )
     python = venv / "bin" / "python"
 
     lines = (bundle / "requirements.txt").read_text().splitlines()
     assert lines[0].startswith("--constraint ")
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("\n".join([f"apache-airflow=={mwaa_bundle.MWAA_AIRFLOW_VERSION}", *lines[1:]]) + "\n")
+    requirements.write_text(
+        "\n".join([f"apache-airflow=={mwaa_bundle.MWAA_AIRFLOW_VERSION}", *lines[1:]]) + "\n"
+    )
     # Versions installed here stand in for Airflow's constraints file; the project itself is left out.
     frozen = subprocess.run(
         [str(uv), "pip", "freeze", "--python", sys.executable], check=True, capture_output=True, text=True
@@ -149,9 +199,21 @@ def test_bundle_installs_and_the_dag_imports_in_a_clean_venv(bundle: Path, tmp_p
         "\n".join(line for line in frozen if "==" in line and not line.startswith("rdfox-pipeline")) + "\n"
     )
     install = subprocess.run(
-        [str(uv), "pip", "install", "-q", "--python", str(python), "-r", str(requirements),
-         "--constraint", str(constraints)],
-        capture_output=True, text=True, env=_clean_env(),
+        [
+            str(uv),
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(python),
+            "-r",
+            str(requirements),
+            "--constraint",
+            str(constraints),
+        ],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
     )
     assert install.returncode == 0, install.stderr[-3000:]
 
@@ -166,6 +228,9 @@ def test_bundle_installs_and_the_dag_imports_in_a_clean_venv(bundle: Path, tmp_p
         AIRFLOW__CORE__PLUGINS_FOLDER=str(plugins),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AWS_DEFAULT_REGION="eu-west-2",
+        # The first import in a fresh venv compiles every module's bytecode; on a busy 2-core CI machine
+        # that can pass Airflow's default 30 s per-file import timeout, reported then as a DAG error.
+        AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT="240",
     )
     script = f"""
 import importlib.util, json, sys
@@ -180,7 +245,11 @@ plugins, plugin_errors = plugins_manager._get_plugins()
 print(json.dumps({{"dags": sorted(bag.dag_ids), "errors": bag.import_errors,
                    "plugins": [p.name for p in plugins], "plugin_errors": plugin_errors}}))
 """
-    run = subprocess.run([str(python), "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    # cwd outside the checkout: the repo root holds rdfox_pipeline.egg-info, whose entry point would register
+    # the plugin a second time (python -c puts the current directory on sys.path).
+    run = subprocess.run(
+        [str(python), "-c", script], capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path
+    )
     assert run.returncode == 0, run.stderr[-4000:]
     import json
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from airflow.exceptions import AirflowException
 from rdfox_pipeline.hooks.neptune_loader import (
     NeptuneLoaderError,
     NeptuneLoaderHook,
@@ -64,16 +65,52 @@ def test_loader_400_is_not_retried_and_names_the_problem(neptune_connection, nep
         hook.start_load(source="s3://x/y/", format="ntriples", region=TEST_REGION)
 
 
-@pytest.mark.parametrize("status", [500, 429])
-def test_bursts_of_transient_errors_are_retried(neptune_connection, neptune_emulator, s3_source, status):
+def test_bursts_of_429_are_retried(neptune_connection, neptune_emulator, s3_source):
     hook = fast_hook(max_attempts=4)
     source = s3_source({"a.nt": NT})
-    neptune_emulator.control("faults", {"status": status, "count": 3})
-    load_id = start(hook, source)  # POST retried: the server answered an error, so no load was started
-    neptune_emulator.control("faults", {"status": status, "count": 3})
+    neptune_emulator.control("faults", {"status": 429, "count": 3})
+    load_id = start(hook, source)  # 429: Neptune refused it, so the POST is simply sent again
+    neptune_emulator.control("faults", {"status": 429, "count": 3})
     assert hook.get_load_status(load_id)["overallStatus"]["fullUri"] == source
     stats = neptune_emulator.stats()
     assert stats["requests"] == 8 and stats["loader"]["loads_submitted"] == 1
+
+
+@pytest.mark.parametrize("status", [500, 503, 504])
+def test_bursts_of_5xx_before_processing_are_retried(neptune_connection, neptune_emulator, s3_source, status):
+    hook = fast_hook(max_attempts=5)
+    source = s3_source({"a.nt": NT})
+    neptune_emulator.control("faults", {"status": status, "count": 3})
+    load_id = start(hook, source)  # each 5xx: look for a load of this source first (none), then POST again
+    neptune_emulator.control("faults", {"status": status, "count": 3})
+    assert hook.get_load_status(load_id)["overallStatus"]["fullUri"] == source
+    stats = neptune_emulator.stats()
+    assert stats["loader"]["loads_submitted"] == 1 and stats["faults"]["injected_failures"] == 6
+    assert hook.list_loads() == [load_id]
+
+
+@pytest.mark.parametrize("mode", ["after", "drop"])
+def test_post_whose_answer_is_lost_starts_exactly_one_load(
+    neptune_connection, neptune_emulator, s3_source, mode
+):
+    """The cluster started the load but the client saw a 500 (or no answer): no second load is started."""
+    hook = fast_hook(max_attempts=3)
+    neptune_emulator.control("throttle", {"seconds": 1})
+    source = s3_source({"a.nt": NT})
+    neptune_emulator.control("faults", {"status": 500, "count": 1, "mode": mode})
+    load_id = start(hook, source, queueRequest=True)  # queueRequest: a second POST would be accepted
+    assert neptune_emulator.stats()["loader"]["loads_submitted"] == 1
+    assert hook.list_loads() == [load_id]
+    assert neptune_emulator.wait_for_load(load_id)["overallStatus"]["status"] == "LOAD_COMPLETED"
+
+
+def test_read_timeout_on_post_does_not_start_a_second_load(neptune_connection, neptune_emulator, s3_source):
+    hook = fast_hook(max_attempts=3, read_timeout=0.5)
+    source = s3_source({"a.nt": NT})
+    neptune_emulator.control("slow-answers", {"seconds": 1.5, "count": 1})
+    load_id = start(hook, source, queueRequest=True)
+    assert neptune_emulator.stats()["loader"]["loads_submitted"] == 1
+    assert neptune_emulator.wait_for_load(load_id)["overallStatus"]["status"] == "LOAD_COMPLETED"
 
 
 def test_gives_up_after_the_bound(neptune_connection, neptune_emulator):
@@ -83,6 +120,17 @@ def test_gives_up_after_the_bound(neptune_connection, neptune_emulator):
         hook.list_loads()
     assert caught.value.status_code == 500 and caught.value.code == "InternalFailureException"
     assert neptune_emulator.stats()["requests"] == 3
+
+
+def test_connection_extras_set_the_retry_bound(neptune_emulator, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NEPTUNE_DEFAULT",
+        neptune_conn_json(neptune_emulator, max_attempts=2, backoff_base=0.01, backoff_max=0.02),
+    )
+    neptune_emulator.control("faults", {"status": 503, "count": 10})
+    with pytest.raises(NeptuneLoaderError) as caught:
+        NeptuneLoaderHook().list_loads()
+    assert caught.value.status_code == 503 and neptune_emulator.stats()["requests"] == 2
 
 
 def test_connection_refused_is_retried_then_fails(monkeypatch):
@@ -164,13 +212,23 @@ class _Conn:
         self.conn_id, self.host, self.port, self.schema, self.extra_dejson = "c", host, port, schema, extra
 
 
-def test_connection_shape():
+def test_connection_shape(tmp_path):
     ep = endpoint_from_connection(_Conn("cluster.example"))
     assert ep.base_url == "https://cluster.example:8182" and ep.verify is True and not ep.iam_auth
+    assert ep.policy == {}
     assert endpoint_from_connection(_Conn("h", 1, "http")).base_url == "http://h:1"
-    assert endpoint_from_connection(_Conn("h", ca_bundle="/ca.pem")).verify == "/ca.pem"
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert endpoint_from_connection(_Conn("h", ca_bundle=str(ca))).verify == str(ca)
+    with pytest.raises(AirflowException, match="ca_bundle"):
+        endpoint_from_connection(_Conn("h", ca_bundle=str(tmp_path / "missing.pem")))
+    policy = endpoint_from_connection(_Conn("h", max_attempts="2", read_timeout=5)).policy
+    assert policy == {"max_attempts": 2, "read_timeout": 5.0}
+    with pytest.raises(AirflowException, match="max_attempts"):
+        endpoint_from_connection(_Conn("h", max_attempts=0))
+    with pytest.raises(AirflowException, match="read_timeout"):
+        endpoint_from_connection(_Conn("h", read_timeout="soon"))
     assert endpoint_from_connection(_Conn("https://h/", verify="false")).verify is False
-    from airflow.exceptions import AirflowException
 
     with pytest.raises(AirflowException, match="region"):
         endpoint_from_connection(_Conn("h", iam_auth=True))

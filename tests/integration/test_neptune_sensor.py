@@ -1,4 +1,5 @@
-"""NeptuneLoadStatusTrigger (asyncio, real HTTP) and NeptuneLoadStatusSensor (deferrable, poke, reschedule)."""
+"""NeptuneLoadStatusTrigger (asyncio, real HTTP) and NeptuneLoadStatusSensor (deferrable, poke,
+reschedule) against the Neptune emulator, with the job table on moto's server."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rdfox_pipeline.triggers.neptune_load_status import NeptuneLoadStatusTrigger
 
 from tests.conftest import TEST_REGION
 from tests.integration.conftest import TEST_ROLE_ARN
+from tests.integration.ssm_fixtures import isolated_settings_fixture  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.timeout(120)
 NT = "<http://a/s> <http://a/p> <http://a/o> .\n"
@@ -35,7 +37,7 @@ def run_trigger(trigger: NeptuneLoadStatusTrigger) -> list:
 
 
 @pytest.fixture
-def job(aws_endpoint, monkeypatch):
+def job(aws_endpoint, monkeypatch, isolated_settings):
     from rdfox_pipeline.aws.settings_loader import clear_settings_cache
 
     table = f"jobs-{uuid.uuid4().hex[:10]}"
@@ -131,8 +133,8 @@ def test_every_failure_status_fails_and_is_recorded(neptune_connection, neptune_
     load_id = start(s3_source({"a.nt": NT}))
     neptune_emulator.wait_for_load(load_id)
     sensor = NeptuneLoadStatusSensor(
-        task_id="wait", load_id=load_id, job_id=job_id, aws_conn_id=None, deferrable=False, poke_interval=0.05,
-        timeout=30,
+        task_id="wait", load_id=load_id, job_id=job_id, aws_conn_id=None, deferrable=False,
+        poke_interval=0.05, timeout=30,
     )  # fmt: skip
     with pytest.raises(AirflowException) as caught:
         sensor.execute({})
@@ -145,15 +147,23 @@ def test_every_failure_status_fails_and_is_recorded(neptune_connection, neptune_
     assert "emulator: load forced" in record["error_reason"]
 
 
-def test_poke_mode_waits_and_logs_progress(neptune_connection, neptune_emulator, s3_source, caplog):
-    neptune_emulator.control("throttle", {"seconds": 0.5})
-    load_id = start(s3_source({"a.nt": NT}))
+def test_poke_mode_waits_and_logs_progress(neptune_connection, neptune_emulator, s3_source, capfd):
+    # Airflow's task logging goes through structlog to the process's output, not to stdlib logging:
+    # read what was really printed.
+    neptune_emulator.control("throttle", {"seconds": 0.6})
+    load_id = start(s3_source({"a.nt": NT, "b.nt": NT.replace("/o>", "/o2>")}))
     sensor = NeptuneLoadStatusSensor(
         task_id="wait", load_id=load_id, deferrable=False, poke_interval=0.1, timeout=30
     )
     result = sensor.execute({})
-    assert result["status"] == "LOAD_COMPLETED"
-    assert "records so far" in caplog.text
+    assert result["status"] == "LOAD_COMPLETED" and result["total_records"] == 2
+    output = capfd.readouterr().out
+    progress = [line for line in output.splitlines() if f"Neptune load {load_id}: LOAD_IN_PROGRESS" in line]
+    assert len(progress) >= 2, output  # one line per poll while the load runs
+    assert all(
+        "records so far" in line and "elapsed loading" in line and "waited" in line for line in progress
+    )
+    assert f"Neptune load {load_id} completed: 2 records" in output
 
 
 def test_reschedule_mode_gives_back_the_slot(neptune_connection, neptune_emulator, s3_source):

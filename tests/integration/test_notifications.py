@@ -1,18 +1,23 @@
-"""JobNotificationOperator publishing to a real (moto server) SNS topic, read back through a subscribed SQS queue."""
+"""JobNotificationOperator publishing to a real (moto server) SNS topic, read back through a subscribed SQS
+queue: message, attributes for filtering, the finished status, and what happens when SNS fails."""
 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from datetime import date
 
 import boto3
 import pytest
-
 from rdfox_pipeline.hooks import JobAlreadyFinished, JobMetadataHook
 from rdfox_pipeline.operators.job_notification import JobNotificationOperator
 
-pytestmark = pytest.mark.timeout(120)
+from tests.integration.ssm_fixtures import isolated_settings_fixture  # noqa: F401 - fixture
+
+# Every test owns the SSM settings path: settings other tests left on the shared moto server (SSM wins over
+# the environment) must not decide which topic, table or delimiter these tests use.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("isolated_settings")]
 DAY = date(2021, 8, 1)
 
 
@@ -25,20 +30,32 @@ def table(aws_default_connection: str) -> str:
 
 @pytest.fixture
 def topic_and_queue(aws_default_connection: str) -> tuple[str, str]:
-    """A topic with a raw-delivery-off SQS subscription, so the queue sees the SNS envelope with attributes."""
+    """A topic with an SQS subscription (raw delivery off: the queue gets the SNS envelope and attributes)."""
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
     suffix = uuid.uuid4().hex[:10]
     topic_arn = sns.create_topic(Name=f"bulkload-{suffix}")["TopicArn"]
     queue_url = sqs.create_queue(QueueName=f"notes-{suffix}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=attributes["QueueArn"])
     return topic_arn, queue_url
 
 
-def _receive(queue_url: str) -> list[dict]:
+def _receive(queue_url: str, expected: int, wait_seconds: int = 5) -> list[dict]:
+    """Up to ``expected`` envelopes (fewer if the wait runs out), each deleted once read."""
     sqs = boto3.client("sqs")
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
-    return [json.loads(m["Body"]) for m in messages]
+    envelopes: list[dict] = []
+    for _ in range(3):
+        if len(envelopes) >= expected:
+            break
+        response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds)
+        for message in response.get("Messages", []):
+            envelopes.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return envelopes
+
+
+def _nothing_more(queue_url: str) -> bool:
+    return _receive(queue_url, expected=1, wait_seconds=1) == []
 
 
 def _job(table: str, dataset: str, status: str, **fields: object) -> str:
@@ -52,21 +69,23 @@ def test_success_notification_is_published_and_recorded(table: str, topic_and_qu
     topic_arn, queue_url = topic_and_queue
     job_id = _job(
         table, "NOTE", "NEPTUNE_LOAD_COMPLETED",
-        rdfox_stats={"time_to_infer": 1621, "counts": {"partialChainCount": 1337}, "query_answers": {"q.rq": 5}},
+        rdfox_stats={
+            "time_to_infer": 1621, "counts": {"partialChainCount": 1337}, "query_answers": {"q.rq": 5}
+        },
         neptune_stats={"status": "LOAD_COMPLETED", "total_records": 41220091, "total_time_spent": 3014},
-    )
+    )  # fmt: skip
     op = JobNotificationOperator(
         task_id="notify", job_id=job_id, outcome="success", target_arn=topic_arn, table_name=table
     )
     message_id = op.execute({})
 
-    (envelope,) = _receive(queue_url)
+    (envelope,) = _receive(queue_url, expected=1)
     assert envelope["MessageId"] == message_id
     assert envelope["Subject"] == f"RDFox job succeeded: {job_id}"
     assert "Partial chains found:  1,337" in envelope["Message"]
     assert "27 min 1 s" in envelope["Message"] and "41,220,091" in envelope["Message"]
     assert f"s3://out-bucket/NOTE/{job_id}/data/" in envelope["Message"]
-    attributes = {k: v for k, v in envelope["MessageAttributes"].items()}
+    attributes = envelope["MessageAttributes"]
     assert attributes["job_id"] == {"Type": "String", "Value": job_id}
     assert attributes["status"] == {"Type": "String", "Value": "NEPTUNE_LOAD_COMPLETED"}
     assert attributes["outcome"] == {"Type": "String", "Value": "success"}
@@ -81,30 +100,54 @@ def test_success_notification_is_published_and_recorded(table: str, topic_and_qu
 
     with pytest.raises(AirflowSkipException, match="already finished"):
         op.execute({})
-    assert _receive(queue_url) == []
+    assert _nothing_more(queue_url)
+
+
+def test_subscribers_can_filter_on_the_attributes(table: str, topic_and_queue: tuple[str, str]) -> None:
+    """A subscription with a filter policy on ``status`` gets only the failures: the attributes are usable."""
+    topic_arn, all_url = topic_and_queue
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    failures_url = sqs.create_queue(QueueName=f"failures-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=failures_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps({"status": ["INFERENCE_FAILED"]})},
+    )  # fmt: skip
+    ok = _job(table, "FILTER", "NEPTUNE_LOAD_COMPLETED")
+    failed = _job(table, "FILTER", "INFERENCE_FAILED", error_reason="boom")
+    for job_id, outcome in ((ok, "success"), (failed, "failure")):
+        JobNotificationOperator(
+            task_id=f"notify_{outcome}", job_id=job_id, outcome=outcome, target_arn=topic_arn, table_name=table
+        ).execute({})
+    assert sorted(e["MessageAttributes"]["job_id"]["Value"] for e in _receive(all_url, 2)) == [ok, failed]
+    (only,) = _receive(failures_url, expected=1)
+    assert only["MessageAttributes"]["job_id"]["Value"] == failed
+    assert _nothing_more(failures_url)
 
 
 def test_failure_notification_uses_topic_setting_and_hides_credentials(
-    table: str, topic_and_queue: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    table: str, topic_and_queue: tuple[str, str], isolated_settings
 ) -> None:
-    from rdfox_pipeline.aws.settings_loader import clear_settings_cache
-
     topic_arn, queue_url = topic_and_queue
-    monkeypatch.setenv("BULKLOAD_TOPIC", topic_arn)
-    clear_settings_cache()
+    isolated_settings("BULKLOAD_TOPIC", topic_arn)  # the SSM setting, read through aws_default
     job_id = _job(
         table, "FAILNOTE", "INFERENCE_FAILED",
         error_reason="pod failed: AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY exit 1",
+        pod_name="rdfox-pod-testing-secret",  # holds the secret key in use ("testing"): must not be quoted
+    )  # fmt: skip
+    op = JobNotificationOperator(
+        task_id="notify_failure", job_id="{{ params.job }}", outcome="failure", table_name=table
     )
-    op = JobNotificationOperator(task_id="notify_failure", job_id="{{ params.job }}", outcome="failure",
-                                 table_name=table)
     op.job_id = job_id  # what templating of "{{ params.job }}" gives at run time
     op.execute({})
 
-    (envelope,) = _receive(queue_url)
+    (envelope,) = _receive(queue_url, expected=1)
     assert envelope["Subject"] == f"RDFox job failed (INFERENCE_FAILED): {job_id}"
     assert "pod failed: AWS_SECRET_ACCESS_KEY=[REDACTED] exit 1" in envelope["Message"]
     assert "wJalrXUtnFEMI" not in json.dumps(envelope)
+    # The connection's credentials (moto's "testing") are known secrets: never quoted, wherever they appear.
+    assert "rdfox-pod-[REDACTED]-secret" in envelope["Message"]
+    assert "testing" not in envelope["Message"]
     assert envelope["MessageAttributes"]["status"]["Value"] == "INFERENCE_FAILED"
     assert envelope["MessageAttributes"]["outcome"]["Value"] == "failure"
     hook = JobMetadataHook(table_name=table, delimiter="_")
@@ -113,18 +156,30 @@ def test_failure_notification_uses_topic_setting_and_hides_credentials(
         hook.record_status(job_id, "NEPTUNE_LOAD_COMPLETED")
 
 
-def test_publish_failure_is_recorded_without_finishing_the_job(table: str) -> None:
+def test_publish_failure_is_recorded_once_per_try_without_finishing_the_job(table: str) -> None:
+    """SNS refuses (no such topic): one publish per task try, the record says why, the job stays unfinished."""
     job_id = _job(table, "NOTOPIC", "NEPTUNE_LOAD_FAILED", error_reason="load failed")
     missing_topic = "arn:aws:sns:eu-west-2:123456789012:does-not-exist"
-    op = JobNotificationOperator(
-        task_id="notify_failure", job_id=job_id, outcome="failure", target_arn=missing_topic, table_name=table
-    )
-    with pytest.raises(Exception, match="NotFound|does not exist"):
-        op.execute({})
-    record = JobMetadataHook(table_name=table, delimiter="_").require_job(job_id)
-    assert record["job_status"] == "NEPTUNE_LOAD_FAILED"  # not finished: a retry may still tell people
-    assert "NotFound" in record["notification_error"] or "not exist" in record["notification_error"]
-    assert record["error_reason"] == "load failed"  # the job's own failure reason is kept
+    sends: list[str] = []
+    lock = threading.Lock()
+
+    def count_send(**_: object) -> None:
+        with lock:
+            sends.append("Publish")
+
+    for attempt in (1, 2):  # two task tries (e.g. notify, then notify_failure)
+        op = JobNotificationOperator(
+            task_id="notify_failure", job_id=job_id, outcome="failure", target_arn=missing_topic, table_name=table
+        )
+        op.hook.conn.meta.events.register("before-send.sns.Publish", count_send)  # every HTTP attempt
+        with pytest.raises(Exception, match=r"NotFound|does not exist"):
+            op.execute({})
+        assert len(sends) == attempt  # no retry loop: one request per try
+        record = JobMetadataHook(table_name=table, delimiter="_").require_job(job_id)
+        assert record["job_status"] == "NEPTUNE_LOAD_FAILED"  # not finished: a later try may still tell people
+        assert "NotFound" in record["notification_error"] or "not exist" in record["notification_error"]
+        assert record["notification_failures"] == attempt
+        assert record["error_reason"] == "load failed"  # the job's own failure reason is kept
 
 
 def test_unknown_job_fails_clearly(table: str) -> None:
@@ -133,7 +188,7 @@ def test_unknown_job_fails_clearly(table: str) -> None:
     op = JobNotificationOperator(
         task_id="notify", job_id="NOPE_2021-08-01_000", outcome="success",
         target_arn="arn:aws:sns:eu-west-2:123456789012:x", table_name=table,
-    )
+    )  # fmt: skip
     with pytest.raises(JobNotFound, match="NOPE_2021-08-01_000"):
         op.execute({})
     with pytest.raises(ValueError, match="outcome"):

@@ -30,7 +30,7 @@ CHAIN = [
 def dag():
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAG_FILE), include_examples=False)
+    bag = DagBag(dag_folder=str(DAG_FILE), bundle_path=DAG_FILE.parent)
     assert bag.import_errors == {}, bag.import_errors
     return bag.dags[DAG_ID]
 
@@ -44,8 +44,12 @@ def test_imports_without_errors(dag) -> None:
 
 def test_task_order(dag) -> None:
     assert set(dag.task_ids) == {*CHAIN, "notify_failure"}
-    for upstream, downstream in itertools.pairwise(CHAIN):
-        assert dag.get_task(downstream).upstream_task_ids == {upstream}, downstream
+    for position, (upstream, downstream) in enumerate(itertools.pairwise(CHAIN)):
+        upstreams = dag.get_task(downstream).upstream_task_ids
+        assert upstream in upstreams, downstream
+        # Besides its predecessor a task may only depend on earlier tasks (the XCom of register_job
+        # is an implicit dependency of the tasks that take the registration).
+        assert upstreams <= set(CHAIN[: position + 1]), (downstream, upstreams)
     # notify_failure watches every task that can fail after the jobspec wait.
     assert dag.get_task("notify_failure").upstream_task_ids == set(CHAIN[1:])
 
@@ -69,10 +73,11 @@ def test_params_schema(dag) -> None:
     import jsonschema
 
     params = dag.params
-    schema_jobspec = params.get_param("jobspec").schema
-    schema_uri = params.get_param("jobspec_uri").schema
-    assert "object" in schema_jobspec["type"] and schema_jobspec["description"]
-    assert "string" in schema_uri["type"] and schema_uri["description"]
+    jobspec_param, uri_param = params.get_param("jobspec"), params.get_param("jobspec_uri")
+    schema_jobspec, schema_uri = jobspec_param.schema, uri_param.schema
+    # The UI's trigger form shows title and description next to each field.
+    assert "object" in schema_jobspec["type"] and schema_jobspec["title"] and jobspec_param.description
+    assert "string" in schema_uri["type"] and schema_uri["title"] and uri_param.description
     # Defaults are empty: an asset-triggered run must not pick up an example jobspec.
     assert params["jobspec"] == {} and params["jobspec_uri"] == ""
     jsonschema.validate("s3://rdfox-input/SAMPLE/demo.rdfoxjob.json", schema_uri)
@@ -99,7 +104,7 @@ def _import_in_fresh_process(extra_env: dict[str, str]) -> subprocess.CompletedP
 
         from airflow.dag_processing.dagbag import DagBag
 
-        bag = DagBag(dag_folder={str(DAG_FILE)!r}, include_examples=False)
+        bag = DagBag(dag_folder={str(DAG_FILE)!r})
         print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}},
                            "dags": sorted(bag.dags), "schedule": str(bag.dags[{DAG_ID!r}].timetable)
                            if {DAG_ID!r} in bag.dags else None}}))

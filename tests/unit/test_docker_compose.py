@@ -334,3 +334,61 @@ def test_env_example_documents_every_variable(raw: dict[str, Any]) -> None:
     names = {m[0] for m in _VAR.findall(text.replace("$$", ""))}
     documented = set(re.findall(r"^#?\s*([A-Z_][A-Z0-9_]*)=", (REPO_ROOT / ".env.example").read_text(), re.M))
     assert names <= documented, f"not in .env.example: {sorted(names - documented)}"
+
+
+def _mounts(svc: dict[str, Any]) -> list[tuple[str, str]]:
+    """(source, container path) of a service's volumes, longest container path first."""
+    out = []
+    for volume in svc.get("volumes", []):
+        if isinstance(volume, dict):
+            out.append((volume["source"], volume["target"]))
+        else:
+            source, target = volume.split(":")[:2]
+            out.append((source, target))
+    return sorted(out, key=lambda m: len(m[1]), reverse=True)
+
+
+def test_paths_the_services_run_with_exist(services: dict[str, Any]) -> None:
+    # Every /opt/airflow/... path in an entrypoint must come from a mount: a bind mount of a repo path that
+    # exists, or a named volume (the image creates the mount point; see the Dockerfile).
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    checked = 0
+    for name, svc in services.items():
+        args = [*(svc.get("entrypoint") or []), *(svc.get("command") or [])]
+        for arg in (a for a in args if isinstance(a, str) and a.startswith("/opt/")):
+            mount = next(((s, t) for s, t in _mounts(svc) if arg == t or arg.startswith(t + "/")), None)
+            assert mount is not None, f"{name}: {arg} is not on any of its volumes"
+            source, target = mount
+            if source.startswith("."):
+                host = REPO_ROOT / source / arg[len(target) :].lstrip("/")
+                assert host.exists(), f"{name}: {arg} is {host.relative_to(REPO_ROOT)}, which does not exist"
+            else:
+                assert target in dockerfile, f"{name}: the image does not create {target} for volume {source}"
+            checked += 1
+    assert checked >= 3
+
+
+def test_the_modules_accept_the_arguments_the_services_pass(services: dict[str, Any]) -> None:
+    from rdfox_local import compose_setup
+    from rdfox_local.k8s_emulator.__main__ import build_parser as k8s_parser
+    from rdfox_local.neptune_emulator.__main__ import parse_args as neptune_parse_args
+
+    def args_of(name: str) -> list[str]:
+        entry = services[name]["entrypoint"]
+        return entry[entry.index("-m") + 2 :]
+
+    setup = compose_setup.build_parser().parse_args(args_of("local-setup"))
+    assert setup.sample_dataset == "SAMPLE" and setup.k8s_secrets_dir is not None
+    k8s = k8s_parser().parse_args(args_of("k8s-emulator"))
+    assert k8s.image_map is None, "the emulator's own image map (the one its tests use)"
+    # The emulator reads the secrets local-setup writes: the same named volume, at the same path.
+    assert str(k8s.secrets_dir) == str(setup.k8s_secrets_dir)
+    shared = {s for s, t in _mounts(services["k8s-emulator"]) if t == str(k8s.secrets_dir)}
+    assert shared and shared == {
+        s for s, t in _mounts(services["local-setup"]) if t == str(setup.k8s_secrets_dir)
+    }
+    config = neptune_parse_args(args_of("neptune-emulator"))
+    assert config is not None
+    # argparse exits on an unknown option: the check above would catch a renamed flag.
+    with pytest.raises(SystemExit):
+        k8s_parser().parse_args([*args_of("k8s-emulator"), "--no-such-flag"])

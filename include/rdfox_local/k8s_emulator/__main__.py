@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rdfox_local.k8s_emulator.images import ImageMapError, default_image_map_path, load_image_maps
 from rdfox_local.k8s_emulator.kubeconfig import write_kubeconfig
+from rdfox_local.k8s_emulator.scheduling import NodeCapacity
 from rdfox_local.k8s_emulator.server import Cluster, serve
 
 
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="emulated.local",
         help="node.kubernetes.io/instance-type label of the emulated node",
     )
+    parser.add_argument("--node-cpus", help="the node's allocatable CPU, e.g. 4 (default: at least 64)")
+    parser.add_argument("--node-memory", help="the node's allocatable memory, e.g. 8Gi (default: >= 256Gi)")
     return parser
 
 
@@ -55,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         state_dir=args.state_dir.resolve(),
         environ=os.environ,
         instance_type=args.instance_type,
+        capacity=NodeCapacity.of_this_machine(args.node_cpus, args.node_memory),
     )
     server = serve(cluster, args.host, args.port)
     url = f"http://{args.host}:{server.server_address[1]}"

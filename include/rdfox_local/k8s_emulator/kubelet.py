@@ -14,7 +14,7 @@ import hashlib
 import os
 import re
 import signal
-import subprocess
+import subprocess  # the emulated kubelet runs containers as processes  # nosec B404
 import threading
 import time
 import uuid
@@ -28,6 +28,7 @@ from rdfox_pipeline.domain.validators import quantity_bytes
 from rdfox_local.k8s_emulator.clock import rfc3339, rfc3339_nano
 from rdfox_local.k8s_emulator.images import ImageMap, ImageSpec
 from rdfox_local.k8s_emulator.paths import PathMap
+from rdfox_local.k8s_emulator.scheduling import NodeCapacity, unschedulable_reason
 from rdfox_local.k8s_emulator.store import NotFound, Store
 
 NODE_NAME = "emulated-node"
@@ -59,8 +60,10 @@ class PodRunner:
         secrets_dir: Path,
         state_dir: Path,
         environ: Mapping[str, str],
+        capacity: NodeCapacity | None = None,
     ) -> None:
         self.store = store
+        self.capacity = capacity
         self.namespace = namespace
         self.name = name
         self.images = images
@@ -236,9 +239,40 @@ class PodRunner:
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
 
+    def _unschedulable(self, message: str) -> None:
+        """Stay Pending, unscheduled, as kube-scheduler leaves a pod that fits no node."""
+        stamp = rfc3339()
+
+        def change(pod: dict[str, Any]) -> None:
+            pod["status"] = {
+                "phase": "Pending",
+                "qosClass": self._qos_class(),
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": message,
+                        "lastProbeTime": None,
+                        "lastTransitionTime": stamp,
+                    }
+                ],
+            }
+
+        self._update(change)
+        self._event("FailedScheduling", message, warning=True, component="default-scheduler")
+        self.stopping.wait()
+
     def _run(self) -> None:
+        reason = unschedulable_reason(self.spec, self.capacity) if self.capacity else None
+        if reason:
+            self._unschedulable(reason)
+            return
         self._prepare_volumes()
         self._initial_status()
+        deadline = self.spec.get("activeDeadlineSeconds")
+        if deadline:
+            threading.Thread(target=self._enforce_deadline, args=(float(deadline),), daemon=True).start()
         for container in self.spec.get("initContainers") or []:
             result = self._run_container(container, init=True)
             if result is None:
@@ -276,6 +310,30 @@ class PodRunner:
                 "ContainersReady": ("False", "PodFailed" if failed else "PodCompleted"),
             },
         )
+
+    def _enforce_deadline(self, seconds: float) -> None:
+        """activeDeadlineSeconds: a pod still active after it is killed and Failed/DeadlineExceeded."""
+        if self.stopping.wait(seconds):
+            return
+        try:
+            phase = (self.store.get("pods", self.namespace, self.name).get("status") or {}).get("phase")
+        except NotFound:
+            return
+        if phase in ("Succeeded", "Failed"):
+            return
+        self.stopping.set()  # the runner threads now leave the statuses to us
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            _signal_group(proc, signal.SIGKILL)
+        message = "Pod was active on the node longer than the specified deadline"
+        self._set_pod(
+            phase="Failed",
+            reason="DeadlineExceeded",
+            message=message,
+            conditions={"Ready": ("False", "PodFailed"), "ContainersReady": ("False", "PodFailed")},
+        )
+        self._event("DeadlineExceeded", message, warning=True)
 
     def _prepare_volumes(self) -> dict[str, Path]:
         self.volume_dirs: dict[str, Path] = {}
@@ -398,13 +456,14 @@ class PodRunner:
         started = rfc3339()
         try:
             argv = self._argv(container, spec, env, path_map, shims)
-            proc = subprocess.Popen(  # noqa: S603 - argv comes from the pod spec and the image map, like a kubelet
+            proc = subprocess.Popen(  # noqa: S603 - argv: the pod spec + image map, like a kubelet  # nosec B603
                 argv,
                 env=env,
                 cwd=container_dir / "work",
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                # stdin: true keeps the container's stdin open (nothing is ever written to it).
+                stdin=subprocess.PIPE if container.get("stdin") else subprocess.DEVNULL,
                 start_new_session=True,
             )
         except (OSError, ContainerConfigError) as exc:

@@ -33,16 +33,25 @@ def real_rdfox_binary() -> str | None:
     return None
 
 
+def without_server_options(args: list[str]) -> list[str]:
+    """Drop RDFox's leading ``-<parameter> <value>`` pairs (``-port 12110``): the local reasoner has no
+    server or endpoint to configure, and takes the mode first."""
+    rest = list(args)
+    while len(rest) >= 2 and rest[0].startswith("-"):
+        rest = rest[2:]
+    return rest
+
+
 def choose_command(args: list[str], env: Mapping[str, str]) -> list[str]:
     binary = real_rdfox_binary() if _license_present(env) else None
     if binary:
         return [binary, *args]
-    return [sys.executable, "-m", "rdfox_local.reasoner", *args]
+    return [sys.executable, "-m", "rdfox_local.reasoner", *without_server_options(args)]
 
 
 def main() -> None:
     command = choose_command(sys.argv[1:], os.environ)
-    os.execv(command[0], command)  # noqa: S606 - replaces this process, as the real entrypoint would be
+    os.execv(command[0], command)  # noqa: S606 - replaces this process, like the entrypoint  # nosec B606
 
 
 if __name__ == "__main__":

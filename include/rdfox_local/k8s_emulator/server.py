@@ -19,6 +19,7 @@ from rdfox_local.k8s_emulator.clock import rfc3339
 from rdfox_local.k8s_emulator.images import ImageMap
 from rdfox_local.k8s_emulator.kubelet import NODE_IP, NODE_NAME, PodRunner
 from rdfox_local.k8s_emulator.patch import apply_patch
+from rdfox_local.k8s_emulator.scheduling import NodeCapacity
 from rdfox_local.k8s_emulator.selectors import SelectorError, field_selector, label_selector
 from rdfox_local.k8s_emulator.store import Conflict, NotFound, Store
 
@@ -62,8 +63,10 @@ class Cluster:
         state_dir: Path,
         environ: Mapping[str, str],
         instance_type: str = "emulated.local",
+        capacity: NodeCapacity | None = None,
     ) -> None:
         self.store = Store()
+        self.capacity = capacity or NodeCapacity.of_this_machine()
         self.images = images
         self.secrets_dir = secrets_dir
         self.state_dir = state_dir
@@ -89,6 +92,8 @@ class Cluster:
                 },
             },
             "status": {
+                "capacity": self.capacity.as_quantities(),
+                "allocatable": self.capacity.as_quantities(),
                 "addresses": [{"type": "InternalIP", "address": NODE_IP}],
                 "conditions": [{"type": "Ready", "status": "True"}],
             },
@@ -111,6 +116,7 @@ class Cluster:
             secrets_dir=self.secrets_dir,
             state_dir=self.state_dir,
             environ=self.environ,
+            capacity=self.capacity,
         )
         with self._lock:
             self.runners[(namespace, created["metadata"]["name"])] = runner
@@ -146,10 +152,11 @@ class Cluster:
     def audit(self, method: str, path: str, code: int, body: Any) -> None:
         """One JSON line per API answer in <state-dir>/audit.jsonl (tests check call order with it)."""
         entry: dict[str, Any] = {"time": time.time(), "method": method, "path": path, "code": code}
-        if isinstance(body, dict) and body.get("kind") == "Pod" or (
+        if (isinstance(body, dict) and body.get("kind") == "Pod") or (
             isinstance(body, dict) and "spec" in body and "containers" in (body.get("spec") or {})
         ):
             entry["phase"] = (body.get("status") or {}).get("phase")
+            entry["name"] = (body.get("metadata") or {}).get("name")
         line = json.dumps(entry) + "\n"
         with self._audit_lock, open(self.state_dir / "audit.jsonl", "a", encoding="utf-8") as handle:
             handle.write(line)

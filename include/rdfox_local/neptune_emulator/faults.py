@@ -1,4 +1,15 @@
-"""Fault injection state, driven by the ``/_emulator/`` control endpoints (thread-safe)."""
+"""Fault injection state, driven by the ``/_emulator/`` control endpoints (thread-safe).
+
+A failure is injected in one of three modes, for the next ``count`` requests:
+
+- ``before`` (default): answer the error without doing anything (throttling, an overloaded endpoint);
+- ``after``: do the work, then answer the error instead of the result (a gateway that timed out while the
+  cluster carried on: the client cannot tell whether its POST started a load);
+- ``drop``: do the work, then close the connection without answering (a lost answer).
+
+``slow-answers`` delays the answers of the next requests (work done at once, answer late: client timeouts);
+``throttle`` makes each load last at least a set time.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +23,15 @@ _FAULT_BODIES = {
     500: ("InternalFailureException", "The request processing has failed (emulator fault injection)."),
     429: ("ThrottlingException", "Rate exceeded (emulator fault injection)."),
     503: ("ServiceUnavailableException", "Service unavailable (emulator fault injection)."),
+    504: ("GatewayTimeoutException", "Gateway timeout (emulator fault injection)."),
 }
+FAULT_MODES = ("before", "after", "drop")
+
+
+@dataclass(frozen=True)
+class InjectedFault:
+    mode: str
+    error: NeptuneApiError
 
 
 @dataclass
@@ -20,27 +39,48 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _status: int = 0
     _remaining: int = 0
+    _mode: str = "before"
     throttle_seconds: float = 0.0
     _next_load_status: str | None = None
     injected: int = 0
+    _slow_seconds: float = 0.0
+    _slow_remaining: int = 0
 
-    def set_failures(self, status: int, count: int) -> None:
+    def set_failures(self, status: int, count: int, mode: str = "before") -> None:
         if status not in _FAULT_BODIES:
             raise ValueError(f"status: must be one of {sorted(_FAULT_BODIES)}, got {status!r}")
         if not isinstance(count, int) or count < 0:
             raise ValueError(f"count: must be a non-negative integer, got {count!r}")
+        if mode not in FAULT_MODES:
+            raise ValueError(f"mode: must be one of {', '.join(FAULT_MODES)}, got {mode!r}")
         with self._lock:
-            self._status, self._remaining = status, count
+            self._status, self._remaining, self._mode = status, count, mode
 
-    def take_failure(self) -> NeptuneApiError | None:
-        """The injected error for this request, if one is pending (consumes it)."""
+    def take_failure(self) -> InjectedFault | None:
+        """The fault for this request, if one is pending (consumes it)."""
         with self._lock:
             if self._remaining <= 0:
                 return None
             self._remaining -= 1
             self.injected += 1
             code, message = _FAULT_BODIES[self._status]
-            return NeptuneApiError(self._status, code, message)
+            return InjectedFault(self._mode, NeptuneApiError(self._status, code, message))
+
+    def set_slow_answers(self, seconds: float, count: int) -> None:
+        if not isinstance(seconds, int | float) or not 0 <= seconds <= 600:
+            raise ValueError(f"seconds: must be a number from 0 to 600, got {seconds!r}")
+        if not isinstance(count, int) or count < 0:
+            raise ValueError(f"count: must be a non-negative integer, got {count!r}")
+        with self._lock:
+            self._slow_seconds, self._slow_remaining = float(seconds), count
+
+    def take_slow_answer(self) -> float:
+        """Seconds to hold this request's answer back (0: none pending; consumes one)."""
+        with self._lock:
+            if self._slow_remaining <= 0:
+                return 0.0
+            self._slow_remaining -= 1
+            return self._slow_seconds
 
     def set_throttle(self, seconds: float) -> None:
         if not isinstance(seconds, int | float) or seconds < 0:
@@ -64,6 +104,8 @@ class Faults:
     def reset(self) -> None:
         with self._lock:
             self._status = self._remaining = 0
+            self._mode = "before"
+            self._slow_seconds, self._slow_remaining = 0.0, 0
             self.throttle_seconds = 0.0
             self._next_load_status = None
             self.injected = 0
@@ -73,7 +115,9 @@ class Faults:
             return {
                 "pending_failures": self._remaining,
                 "failure_status": self._status or None,
+                "failure_mode": self._mode,
                 "throttle_seconds": self.throttle_seconds,
                 "next_load_status": self._next_load_status,
                 "injected_failures": self.injected,
+                "pending_slow_answers": self._slow_remaining,
             }

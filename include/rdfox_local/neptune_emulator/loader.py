@@ -231,25 +231,35 @@ class Loader:
             done = self._loaded_feeds.get(request.source, set())
             objects = [o for o in objects if (o.uri, o.etag) not in done]
         job.feeds = [Feed(o.uri) for o in objects]
-        # Throttle before reading: the load visibly stays LOAD_IN_PROGRESS, and a cancel lands cleanly.
-        remaining = job.started_at + self._faults.throttle_seconds - time.monotonic()
-        if remaining > 0 and job.cancel.wait(remaining):
-            self._finish(job, st.LOAD_CANCELLED_BY_USER)
-            return
+        throttle = self._faults.throttle_seconds
         if forced is not None and forced != st.LOAD_COMPLETED:
+            if self._throttled(job, throttle):
+                self._finish(job, st.LOAD_CANCELLED_BY_USER)
+                return
             for feed in job.feeds:
                 feed.status = forced if forced != st.LOAD_CANCELLED_BY_USER else feed.status
             self._add_error(job, forced, f"emulator: load forced to end with {forced}", request.source, 0)
             self._finish(job, forced)
             return
-        status = self._load_feeds(job, objects)
+        status = self._load_feeds(job, objects, throttle)
         self._finish(job, st.LOAD_COMPLETED if forced == st.LOAD_COMPLETED else status)
 
-    def _load_feeds(self, job: LoadJob, objects: list[S3Object]) -> str:
+    @staticmethod
+    def _throttled(job: LoadJob, until_offset: float) -> bool:
+        """Wait until ``until_offset`` seconds after the load began; True if it was cancelled meanwhile."""
+        began = job.started_at if job.started_at is not None else time.monotonic()
+        remaining = began + until_offset - time.monotonic()
+        if remaining > 0:
+            return job.cancel.wait(remaining)
+        return job.cancel.is_set()
+
+    def _load_feeds(self, job: LoadJob, objects: list[S3Object], throttle: float = 0.0) -> str:
         request = job.request
         stopped = False
-        for feed, obj in zip(job.feeds, objects, strict=True):
-            if job.cancel.is_set():
+        for index, (feed, obj) in enumerate(zip(job.feeds, objects, strict=True)):
+            # Throttle spread over the feeds: the load stays LOAD_IN_PROGRESS for the set time while its
+            # record count grows feed by feed (what a poller sees of a long real load); cancels land cleanly.
+            if self._throttled(job, throttle * (index + 1) / len(objects)):
                 return st.LOAD_CANCELLED_BY_USER
             feed.status = st.LOAD_IN_PROGRESS
             feed.start_time = int(time.time())

@@ -17,7 +17,7 @@ import pyoxigraph as ox
 
 from rdfox_local.neptune_emulator.config import EmulatorConfig
 from rdfox_local.neptune_emulator.errors import NeptuneApiError, bad_request
-from rdfox_local.neptune_emulator.faults import Faults
+from rdfox_local.neptune_emulator.faults import Faults, InjectedFault
 from rdfox_local.neptune_emulator.loader import Loader
 from rdfox_local.neptune_emulator.params import parse_load_request
 from rdfox_local.neptune_emulator.s3_source import S3Source
@@ -140,6 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
     app: EmulatorServer
     protocol_version = "HTTP/1.1"  # keep-alive: the hook's sessions reuse connections
     server_version = "NeptuneEmulator/1.0"
+    _fault_after: InjectedFault | None = None  # an "after"/"drop" fault for the request being answered
+    _answer_delay: float = 0.0  # a "slow answer" for the request being answered
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)  # request line only, never headers
@@ -150,6 +152,18 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _send(self, status: int, body: bytes, content_type: str, request_id: str) -> None:
+        fault, self._fault_after = self._fault_after, None
+        delay, self._answer_delay = self._answer_delay, 0.0
+        if delay:
+            time.sleep(delay)  # the work is done; only the answer is late
+        if fault is not None and fault.mode == "drop":
+            # The work is done; the answer is lost: close the connection without a status line.
+            self.close_connection = True
+            return
+        if fault is not None:  # "after": the work is done, the client sees an error
+            status = fault.error.http_status
+            body = json.dumps(fault.error.body(request_id)).encode()
+            content_type = "application/json;charset=UTF-8"
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -182,8 +196,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self.app.count_request()
             fault = self.app.faults.take_failure()
-            if fault is not None:
-                raise fault
+            if fault is not None and fault.mode == "before":
+                raise fault.error
+            self._fault_after = fault  # applied by _send to whatever this request answers
+            self._answer_delay = self.app.faults.take_slow_answer()
             if self.app.verifier is not None:
                 self.app.verifier.verify(self.command, self.path, dict(self.headers.items()), body)
             self._route(path, query, body, request_id)
@@ -293,10 +309,15 @@ class _Handler(BaseHTTPRequestHandler):
                 # Unsigned status read for test harnesses (the real endpoint may require SigV4).
                 job = app.loader.get(path.rsplit("/", 1)[-1])
                 return job.payload(details=True, errors=True, page=1, errors_per_page=10_000)
+            if path.startswith("/_emulator/requests/") and self.command == "GET":
+                # The POST /loader parameters a load was started with, as received (tests check callers).
+                return dict(app.loader.get(path.rsplit("/", 1)[-1]).request.raw)
             if self.command != "POST":
                 raise NeptuneApiError(405, "MethodNotAllowedException", f"{self.command} {path}")
             if path == "/_emulator/faults":
-                app.faults.set_failures(data.get("status"), data.get("count", 1))
+                app.faults.set_failures(data.get("status"), data.get("count", 1), data.get("mode", "before"))
+            elif path == "/_emulator/slow-answers":
+                app.faults.set_slow_answers(data.get("seconds"), data.get("count", 1))
             elif path == "/_emulator/throttle":
                 app.faults.set_throttle(data.get("seconds"))
             elif path == "/_emulator/next-load-status":

@@ -46,9 +46,9 @@ class DataStore:
         self.skipped_generalised = 0
 
     # -- loading --------------------------------------------------------------------------------------------
-    def import_rules(self, path: Path, display: str, prefixes: dict[str, str]) -> ImportResult:
+    def import_rules(self, path: Path, display: str, prefixes: dict[str, str], base: str | None = None) -> ImportResult:
         started = time.perf_counter()
-        program = parse_rule_file(path, prefixes, display_path=display)
+        program = parse_rule_file(path, prefixes, display_path=display, base=base)
         rules = [r for r in program.rules if not r.is_fact()]
         facts = [h.terms for r in program.rules if r.is_fact() for h in r.head]
         known = {_rule_key(r) for r in self.program.rules}

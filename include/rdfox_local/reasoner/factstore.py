@@ -14,21 +14,22 @@ _EMPTY: frozenset[str] = frozenset()
 
 
 class PredicateTable:
-    __slots__ = ("by_o", "by_s", "pairs")
+    """The (s, o) pairs of one predicate, indexed both ways; no separate pair set (a third copy of every
+    fact would cost a tuple per fact): membership is one look-up in ``by_s``."""
+
+    __slots__ = ("by_o", "by_s", "size")
 
     def __init__(self) -> None:
-        self.pairs: set[tuple[str, str]] = set()
         self.by_s: dict[str, set[str]] = {}
         self.by_o: dict[str, set[str]] = {}
+        self.size = 0
 
     def add(self, s: str, o: str) -> bool:
-        pair = (s, o)
-        if pair in self.pairs:
-            return False
-        self.pairs.add(pair)
         objects = self.by_s.get(s)
         if objects is None:
             self.by_s[s] = {o}
+        elif o in objects:
+            return False
         else:
             objects.add(o)
         subjects = self.by_o.get(o)
@@ -36,7 +37,17 @@ class PredicateTable:
             self.by_o[o] = {s}
         else:
             subjects.add(s)
+        self.size += 1
         return True
+
+    def has(self, s: str, o: str) -> bool:
+        objects = self.by_s.get(s)
+        return objects is not None and o in objects
+
+    def pairs(self) -> Iterator[tuple[str, str]]:
+        for s, objects in self.by_s.items():
+            for o in objects:
+                yield s, o
 
     def objects(self, s: str) -> Iterable[str]:
         return self.by_s.get(s, _EMPTY)
@@ -45,7 +56,7 @@ class PredicateTable:
         return self.by_o.get(o, _EMPTY)
 
     def __len__(self) -> int:
-        return len(self.pairs)
+        return self.size
 
 
 class FactStore:
@@ -68,7 +79,7 @@ class FactStore:
 
     def contains(self, s: str, p: str, o: str) -> bool:
         table = self.tables.get(p)
-        return table is not None and (s, o) in table.pairs
+        return table is not None and table.has(s, o)
 
     def table(self, p: str) -> PredicateTable | None:
         return self.tables.get(p)
@@ -78,7 +89,7 @@ class FactStore:
 
     def __iter__(self) -> Iterator[Triple]:
         for p, table in self.tables.items():
-            for s, o in table.pairs:
+            for s, o in table.pairs():
                 yield (s, p, o)
 
     def copy(self) -> FactStore:
@@ -87,23 +98,21 @@ class FactStore:
     def memory_bytes(self) -> int:
         """An honest estimate of what the facts and their indexes take in this Python process.
 
-        Counts every container, pair tuple and (once) every distinct term string; interpreter overhead
-        and the decode cache are not included.
+        Counts every container and (once) every distinct term string; interpreter overhead and the
+        decode cache are not included.
         """
         size = sys.getsizeof(self.tables)
         seen: set[int] = set()
+
+        def term_size(term: str) -> int:
+            if id(term) in seen:
+                return 0
+            seen.add(id(term))
+            return sys.getsizeof(term)
+
         for p, table in self.tables.items():
-            size += sys.getsizeof(table.pairs) + sys.getsizeof(table.by_s) + sys.getsizeof(table.by_o)
-            for term in (p,):
-                if id(term) not in seen:
-                    seen.add(id(term))
-                    size += sys.getsizeof(term)
-            for pair in table.pairs:
-                size += sys.getsizeof(pair)
-                for term in pair:
-                    if id(term) not in seen:
-                        seen.add(id(term))
-                        size += sys.getsizeof(term)
-            size += sum(sys.getsizeof(v) for v in table.by_s.values())
+            size += sys.getsizeof(table) + sys.getsizeof(table.by_s) + sys.getsizeof(table.by_o) + term_size(p)
+            for s, objects in table.by_s.items():
+                size += sys.getsizeof(objects) + term_size(s) + sum(term_size(o) for o in objects)
             size += sum(sys.getsizeof(v) for v in table.by_o.values())
         return size

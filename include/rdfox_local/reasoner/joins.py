@@ -78,10 +78,19 @@ def plan(body: tuple[BodyLiteral, ...], first: int | None, sizes: Callable[[Atom
         elif isinstance(lit, Aggregate):
             bound.update(lit.output_vars())
 
-    def ready(i: int) -> bool:
+    def needed_later(i: int, var: str) -> bool:
+        return any(var in _lit_vars(body[j]) for j in remaining if j != i)
+
+    def ready(i: int, deferred_too: bool = False) -> bool:
         lit = body[i]
-        if isinstance(lit, (Filter, Bind)):
+        if isinstance(lit, Filter):
             return expr_vars(lit.expr) <= bound
+        if isinstance(lit, Bind):
+            # A BIND nothing else reads waits for the end: filters and joins first prune the bindings it
+            # would otherwise compute in vain (hashing an IRI per candidate chain is the costly part).
+            return expr_vars(lit.expr) <= bound and (
+                deferred_too or lit.var in bound or needed_later(i, lit.var)
+            )
         if isinstance(lit, Negation):
             inner = set().union(*(_lit_vars(x) for x in lit.body)) - set(lit.exists_vars)
             return (inner & positive) <= bound
@@ -113,6 +122,10 @@ def plan(body: tuple[BodyLiteral, ...], first: int | None, sizes: Callable[[Atom
         if aggregates:
             take(aggregates[0])
             continue
+        deferred = [i for i in remaining if ready(i, deferred_too=True)]
+        if deferred:
+            take(deferred[0])
+            continue
         # Only literals that can never become ready are left (the parser's safety check prevents this).
         raise ExprError("rule body cannot be ordered: " + ", ".join(type(body[i]).__name__ for i in remaining))
     return order
@@ -138,12 +151,14 @@ class BodyCompiler:
         self.slots = slots
 
     def chain(self, body: tuple[BodyLiteral, ...], order: list[tuple[int, set[str]]], delta_index: int | None,
-              last: Step) -> Step:
+              last: Step, old: frozenset[int] = frozenset()) -> Step:
+        """``delta_index`` reads the last round's new facts; atoms in ``old`` read everything but those."""
         step = last
         for i, bound in reversed(order):
             lit = body[i]
             if isinstance(lit, Atom):
-                step = self.atom(lit, bound, "delta" if i == delta_index else "full", step)
+                source = "delta" if i == delta_index else "old" if i in old else "full"
+                step = self.atom(lit, bound, source, step)
             elif isinstance(lit, Filter):
                 step = self.filter(lit, step)
             elif isinstance(lit, Bind):
@@ -156,6 +171,8 @@ class BodyCompiler:
 
     # -- atoms ----------------------------------------------------------------------------------------------
     def atom(self, atom: Atom, bound: set[str], source: str, nxt: Step) -> Step:
+        if source == "old":
+            return self.atom(atom, bound, "full", self._not_in_delta(atom, nxt))
         # Position kinds: c = constant, b = bound before this atom, f = first free occurrence,
         # r = a repeat of a variable first seen earlier in this same atom (checked, not bound).
         specs = []
@@ -198,7 +215,7 @@ class BodyCompiler:
                 s_known = (sv if sk == "c" else env[sv]) if s_read else None
                 o_known = (ov if ok == "c" else env[ov]) if o_read else None
                 if s_known is not None and o_known is not None:
-                    if (s_known, o_known) in table.pairs:
+                    if table.has(s_known, o_known):
                         nxt(env)
                 elif s_known is not None:
                     for o in list(table.objects(s_known)):
@@ -209,7 +226,7 @@ class BodyCompiler:
                         env[sv] = s
                         nxt(env)
                 else:
-                    for s, o in list(table.pairs):
+                    for s, o in list(table.pairs()):
                         if repeat_so and s != o:
                             continue
                         env[sv] = s
@@ -217,6 +234,20 @@ class BodyCompiler:
                         nxt(env)
 
         return var_pred
+
+    def _not_in_delta(self, atom: Atom, nxt: Step) -> Step:
+        """Passes a match on only if its fact is not one of the last round's (semi-naive's "old" facts)."""
+        sources = self.sources
+        (s_var, s), (p_var, p), (o_var, o) = (
+            (True, self.slots.get(t.name)) if isinstance(t, Var) else (False, t) for t in atom.terms
+        )
+
+        def not_in_delta(env: Env) -> None:
+            table = sources.delta.tables.get(env[p] if p_var else p)
+            if table is None or not table.has(env[s] if s_var else s, env[o] if o_var else o):
+                nxt(env)
+
+        return not_in_delta
 
     # -- expressions ---------------------------------------------------------------------------------------
     def filter(self, lit: Filter, nxt: Step) -> Step:
@@ -312,7 +343,10 @@ def _const_pred_step(sources: Sources, source: str, p: str, sk: str, sv: Any, ok
 
         def check(env: Env) -> None:
             table = getattr(sources, source).tables.get(p)
-            if table is not None and ((sv if s_const else env[sv]), (ov if o_const else env[ov])) in table.pairs:
+            if table is None:
+                return
+            objects = table.by_s.get(sv if s_const else env[sv])
+            if objects is not None and (ov if o_const else env[ov]) in objects:
                 nxt(env)
 
         return check
@@ -349,12 +383,16 @@ def _const_pred_step(sources: Sources, source: str, p: str, sk: str, sv: Any, ok
         table = getattr(sources, source).tables.get(p)
         if table is None:
             return
-        for s, o in table.pairs:
-            if repeat_so and s != o:
-                continue
+        for s, objects in table.by_s.items():
             env[sv] = s
-            env[ov] = o
-            nxt(env)
+            if repeat_so:
+                if s in objects:
+                    env[ov] = s
+                    nxt(env)
+                continue
+            for o in objects:
+                env[ov] = o
+                nxt(env)
 
     return scan
 

@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 
 from . import terms as T
 from .builtins import AGGREGATE_FUNCTIONS, FUNCTION_NAMES, arity_error, is_known_function_iri
-from .errors import RuleSyntaxError
+from .errors import ReasonerError, RuleSyntaxError
 from .lexer import Token, tokenize
 from .program import (
     Aggregate,
@@ -503,6 +503,18 @@ def parse_rules(text: str, path: str = "<rules>", prefixes: dict[str, str] | Non
     return _Parser(text, path, prefixes, base).document()
 
 
-def parse_rule_file(path: str | Path, prefixes: dict[str, str] | None = None, display_path: str | None = None) -> Program:
-    text = Path(path).read_text(encoding="utf-8")
-    return parse_rules(text, display_path or str(path), prefixes)
+def parse_rule_file(path: str | Path, prefixes: dict[str, str] | None = None, display_path: str | None = None,
+                    base: str | None = None) -> Program:
+    display = display_path or str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReasonerError(f"{display}: cannot read rule file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise RuleSyntaxError(display, text_line(exc), "not UTF-8 text") from exc
+    return parse_rules(text, display, prefixes, base)
+
+
+def text_line(exc: UnicodeDecodeError) -> int:
+    """The 1-based line of a decoding error's first bad byte."""
+    return exc.object[: exc.start].count(b"\n") + 1

@@ -38,6 +38,11 @@ class PathMap:
         return bool(self._items)
 
     def map(self, path: str) -> str:
+        # A path already inside one of the local directories was rewritten before (the Kubernetes emulator
+        # rewrites command lines, and the prepare step writes local paths into the script): mapping it again
+        # would turn /tmp/state/volumes/scripts/x into <tmp volume>/state/volumes/scripts/x.
+        if any(_inside(path, local) for _, local in self._items):
+            return path
         for prefix, local in self._items:
             if path == prefix or path.startswith(prefix + "/") or prefix == "/":
                 rest = path[len(prefix):] if prefix != "/" else path
@@ -46,3 +51,8 @@ class PathMap:
 
     def as_dict(self) -> dict[str, str]:
         return dict(self._items)
+
+
+def _inside(path: str, directory: str) -> bool:
+    directory = directory.rstrip("/")
+    return bool(directory) and (path == directory or path.startswith(directory + "/"))

@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from .pathmap import PathMap
 
@@ -67,8 +68,11 @@ def rewrite_paths(script: str, path_map: PathMap) -> str:
     return re.sub(r"(?m)^(\s*exec\s+)(/\S+)", lambda m: m.group(1) + path_map.map(m.group(2)), text)
 
 
-def run_real_rdfox(args: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
-    """Run RDFox with the reasoner's command line (``sandbox ROOT COMMAND...``); returns its exit status."""
+def run_real_rdfox(args: Sequence[str], environ: Mapping[str, str] | None = None, stdout: IO | None = None) -> int:
+    """Run RDFox with the reasoner's command line (``sandbox ROOT COMMAND...``); returns its exit status.
+
+    ``stdout``: where RDFox's output goes (default: inherited), e.g. the job's rdfox.log.
+    """
     env = dict(os.environ if environ is None else environ)
     executable = find_executable(env)
     license_found = find_license(env)
@@ -83,7 +87,9 @@ def run_real_rdfox(args: Sequence[str], environ: Mapping[str, str] | None = None
         if path_map and len(argv) >= 2 and argv[0] == "sandbox":
             argv[1] = path_map.map(argv[1])
             argv[2:] = [_map_command(cmd, path_map, Path(scratch), i) for i, cmd in enumerate(argv[2:])]
-        completed = subprocess.run([executable, *argv], env=env, check=False)  # noqa: S603 - our own argv
+        completed = subprocess.run(  # noqa: S603  # nosec B603 - our own argv
+            [executable, *argv], env=env, check=False, stdout=stdout, stderr=subprocess.STDOUT if stdout else None
+        )
     return completed.returncode
 
 

@@ -27,6 +27,7 @@ from .pathmap import PathMap
 TSTAMP_FORMAT = "%d-%b-%Y %H:%M:%S"
 _VAR_RE = re.compile(r"\$\(([A-Za-z0-9_.\-]+)\)")
 _QUERY_START = re.compile(r"^\s*(SELECT|CONSTRUCT|ASK|DESCRIBE|PREFIX|BASE)\b", re.I)
+_QUERY_FORM = re.compile(r"\b(SELECT|CONSTRUCT|ASK|DESCRIBE)\b", re.I)
 _KNOWN_SETTINGS = {
     "on-error", "output", "query.answer-format", "query.fact-domain", "dir.output", "dir.queries",
     "dir.scripts", "dir.root", "dir.facts", "dir.dlog", "log-frequency", "query.planning-algorithms",
@@ -60,6 +61,7 @@ class Shell:
         self.stores: dict[str, DataStore] = {}
         self.active: DataStore | None = None
         self.prefixes: dict[str, str] = {}
+        self.base: str | None = None  # resolves relative IRIs in rule files imported afterwards
         self.in_transaction = False
         self.errors = 0
         self.exit_status = 0
@@ -93,7 +95,7 @@ class Shell:
         if not text or text.startswith("#"):
             return
         try:
-            if _QUERY_START.match(text) and not _is_prefix_command(text):
+            if _is_query(text):
                 self.cmd_query(self.substitute(text))
                 return
             expanded = self.substitute(text)
@@ -219,7 +221,7 @@ class Shell:
             local, display = self.resolve(path, None)
             self.say(f"Adding data in file '{display}'.")
             if display.lower().endswith(_RULE_EXTENSIONS):
-                result = store.import_rules(local, display, self.prefixes)
+                result = store.import_rules(local, display, self.prefixes, self.base)
             else:
                 result = store.import_data(local, display)
             self.say(f"Import operation took {result.seconds:.3g} s.")
@@ -338,12 +340,19 @@ class Shell:
         self.say("endpoint start: acknowledged; the local reasoner serves no REST endpoint.")
 
     def cmd_base(self, rest: str) -> None:
-        raise CommandError("unsupported command 'base' (use absolute IRIs or prefixes)")
+        match = re.fullmatch(r"<([^<>\s]*)>", rest.strip())
+        if not match or ":" not in match.group(1):
+            raise CommandError("usage: base <absolute-iri>")
+        self.base = match.group(1)
+        self.say(f"Base was set to <{self.base}>.")
 
 
-def _is_prefix_command(text: str) -> bool:
-    """``prefix p: <iri>`` alone is the shell command; ``PREFIX p: <iri> SELECT ...`` is a query."""
-    return bool(re.fullmatch(r"(?i:prefix)\s+([A-Za-z][\w.\-]*)?:\s*<[^<>\s]*>\s*", text))
+def _is_query(text: str) -> bool:
+    """A SPARQL query typed as a command. ``prefix p: <iri>`` and ``base <iri>`` alone are shell commands;
+    ``PREFIX p: <iri> SELECT ...`` is a query."""
+    if not _QUERY_START.match(text):
+        return False
+    return not re.match(r"(?i:prefix|base)\b", text) or bool(_QUERY_FORM.search(text))
 
 
 def _human(value: int) -> str:

@@ -71,8 +71,19 @@ def iri(value: str) -> str:
     return f"<{value}>"
 
 
+# Characters pyoxigraph escapes when it prints a literal; without them the term is just quoted (fast path:
+# rules build millions of intermediate strings, and constructing an ox.Literal for each is the bottleneck).
+_NEEDS_ESCAPE_RE = re.compile(r'[\x00-\x1f"\\\x7f]')
+
+
 def literal(lexical: str, datatype: str | None = None, language: str | None = None) -> str:
-    """The term string of a literal; pyoxigraph does the N-Triples escaping."""
+    """The term string of a literal, exactly as pyoxigraph prints it (pyoxigraph escapes the rare cases)."""
+    if not _NEEDS_ESCAPE_RE.search(lexical) and (not language or language.isascii()):
+        if language:
+            return f'"{lexical}"@{language.lower()}'
+        if datatype is None or datatype == XSD_STRING:
+            return f'"{lexical}"'
+        return f'"{lexical}"^^<{datatype}>'
     if language:
         return str(ox.Literal(lexical, language=language))
     if datatype is None or datatype == XSD_STRING:

@@ -10,6 +10,7 @@ the topic's SQS subscription, and print the summary; the very last line is one J
 from __future__ import annotations
 
 import json
+import re
 import subprocess  # nosec B404
 import sys
 import tempfile
@@ -58,6 +59,26 @@ class DemoResult:
         data = {k: getattr(self, k) for k in keys}
         data["notification_subject"] = self.notification_subject
         return json.dumps(data)
+
+
+_TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
+_NEW_STATE = re.compile(r"new_state=([a-z_]+)")
+
+
+def task_state_changes(log_text: str) -> list[tuple[str, str]]:
+    """(task id, state) in the order ``airflow dags test`` logs them: tasks run one at a time there."""
+    changes: list[tuple[str, str]] = []
+    current: str | None = None
+    for line in log_text.splitlines():
+        started = _TASK_START.search(line)
+        if started:
+            current = started.group(1)
+            changes.append((current, "running"))
+            continue
+        state = _NEW_STATE.search(line)
+        if state and current:
+            changes.append((current, state.group(1)))
+    return changes
 
 
 def _plain(value: Any) -> Any:
@@ -166,17 +187,16 @@ class Demo:
         return proc.returncode
 
     def _progress(self, log_path: Path, seen: set[str]) -> None:
-        """Print each task's state change as `airflow dags test` logs it."""
+        """Print each task's state changes (running, deferred, success, failed, ...) as the run logs them."""
         try:
             text = log_path.read_text(errors="replace")
         except OSError:
             return
-        for line in text.splitlines():
-            if "Marking task as" in line or "Task instance is in" in line or "deferring" in line.lower():
-                compact = " ".join(line.split())
-                if compact not in seen:
-                    seen.add(compact)
-                    self.log(f"  {compact[-160:]}")
+        for index, (task_id, state) in enumerate(task_state_changes(text)):
+            key = f"{index}:{task_id}:{state}"
+            if key not in seen:
+                seen.add(key)
+                self.log(f"  {task_id:<24} {state}")
 
     # -- outcome --------------------------------------------------------------------------------------------
 

@@ -330,12 +330,13 @@ class LocalStack:
             "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
             "AWS_DEFAULT_REGION": REGION,
             "RDFOX_PIPELINE_JOBSPEC_QUEUE_URL": str(state.resources.get("jobspec_queue_url", "")),
-            "KUBECONFIG": str(self.kubeconfig),
+            # No KUBECONFIG: the pod operator would turn it into a config_dict for its trigger, and the
+            # trigger's hook refuses a config_dict next to the connection's kube_config_path.
         }
 
     def process_env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """This process's environment with the stack's variables on top (for subprocesses)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "KUBECONFIG"}
         env.update(self.environment())
         env.update(extra or {})
         return env

@@ -3,7 +3,8 @@
 Table shape (kept from the system this replaces): partition key ``dataset`` (S), sort key ``job_key`` (S,
 ``<YYYY-MM-DD><d><NNN>``), global secondary index ``Job_Status_Index`` on ``job_status`` with
 ``updated_at`` as its range key. Every write is conditional: ids are allocated with ``attribute_not_exists``
-and status changes never move a finished job (a notification was sent) back.
+and status changes never move a finished job (a notification was sent) back. ``revision`` counts the
+record's writes in the order DynamoDB applied them (``updated_at`` is the writer's clock).
 """
 
 from __future__ import annotations
@@ -28,12 +29,19 @@ from rdfox_pipeline.domain.statuses import FINISHED_STATUSES, JobStatus, parse_j
 STATUS_INDEX_NAME = "Job_Status_Index"
 
 # Attributes the table code owns: callers cannot overwrite them through record_status(**fields).
-_RESERVED_FIELDS = frozenset({"dataset", "job_key", "job_id", "job_status", "created_at", "updated_at"})
+_RESERVED_FIELDS = frozenset(
+    {"dataset", "job_key", "job_id", "job_status", "created_at", "updated_at", "revision"}
+)
 _FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 # A field whose JSON is larger than this goes to S3 (DynamoDB's item limit is 400 KB for the whole item; the
 # dozen or so fields of a record each stay well under it, whatever the log or the Neptune payload holds).
 DEFAULT_INLINE_LIMIT = 16 * 1024
+# What one call may add to the item inline, all fields together: the largest fields go to S3 beyond it.
+CALL_INLINE_BUDGET = 64 * 1024
+# If DynamoDB still finds the item too large (many calls, many fields), the call is retried once with every
+# given field above this size in S3.
+_FALLBACK_INLINE_LIMIT = 1024
 # What stays in the item of a large text field (e.g. an error reason): a readable start and the S3 URI.
 _TEXT_PREVIEW_CHARS = 2000
 
@@ -63,6 +71,11 @@ class JobIdAllocationError(JobMetadataError):
 def _now() -> str:
     # Fixed width, so that the lexicographic order of the GSI range key is the time order.
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _item_too_large(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ValidationException" and "maximum allowed size" in str(error.get("Message"))
 
 
 def _status_value(status: JobStatus | str) -> str:
@@ -267,7 +280,7 @@ class JobTable:
             job = JobId(dataset, day, seq)
             job_id = job.format(self.delimiter)
             item = {**base, "job_key": job.sort_key(self.delimiter), "job_id": job_id}
-            item.update({"created_at": now, "updated_at": now})
+            item.update({"created_at": now, "updated_at": now, "revision": 0})
             try:
                 self.conn.put_item(
                     TableName=self.table_name,
@@ -365,8 +378,9 @@ class JobTable:
         given as None is left as it is. The update is refused with ``JobAlreadyFinished`` when the job already
         has a finished status, ``JobNotFound`` when there is no such job, and ``UnexpectedJobStatus`` when
         ``expected_status``/``allowed_from`` is given and the current status is not among them. A field whose
-        JSON is larger than ``inline_limit`` is written to ``s3://<bucket>/<dataset>/<job_id>/metadata/
-        <field>.json`` and the item keeps ``<field>_uri`` (and, for text, a truncated preview).
+        JSON is larger than ``inline_limit`` (or that would make the call add more than
+        ``CALL_INLINE_BUDGET`` inline) is written to ``s3://<bucket>/<dataset>/<job_id>/metadata/
+        <field>-<UTC time>.json`` and the item keeps ``<field>_uri`` (and, for text, a truncated preview).
         """
         job = self.parse_job_id(job_id)
         new_status = _status_value(status)
@@ -378,9 +392,39 @@ class JobTable:
             allowed.append(_status_value(expected_status))
 
         given = {k: v for k, v in fields.items() if v is not None}
-        sets, removes = self._field_updates(job, given, output_bucket)
-        names = {"#status": "job_status", "#updated": "updated_at"}
-        attr_values: dict[str, Any] = {":status": new_status, ":updated": _now()}
+        try:
+            return self._update(job_id, job, new_status, allowed, given, output_bucket, self.inline_limit)
+        except ClientError as exc:
+            if not _item_too_large(exc):
+                raise
+        # Earlier calls filled the item: keep only small values inline this time.
+        self.log.warning("Job %s: record near DynamoDB's item size limit; moving fields to S3", job_id)
+        try:
+            return self._update(
+                job_id, job, new_status, allowed, given, output_bucket, _FALLBACK_INLINE_LIMIT
+            )
+        except ClientError as exc:
+            if not _item_too_large(exc):
+                raise
+            raise JobMetadataError(
+                f"job {job_id!r}: the record is too large for DynamoDB even with every field over "
+                f"{_FALLBACK_INLINE_LIMIT} bytes in S3 ({', '.join(sorted(given)) or 'no fields'} given)"
+            ) from None
+
+    def _update(
+        self,
+        job_id: str,
+        job: JobId,
+        new_status: str,
+        allowed: list[str],
+        given: Mapping[str, Any],
+        output_bucket: str | None,
+        inline_limit: int,
+    ) -> dict[str, Any]:
+        """One conditional UpdateItem, after writing the fields that go to S3 (``ClientError`` passes)."""
+        sets, removes = self._field_updates(job, given, output_bucket, inline_limit, allowed)
+        names = {"#status": "job_status", "#updated": "updated_at", "#revision": "revision"}
+        attr_values: dict[str, Any] = {":status": new_status, ":updated": _now(), ":one": 1}
         set_clauses = ["#status = :status", "#updated = :updated"]
         for i, (name, value) in enumerate(sets.items()):
             names[f"#f{i}"] = name
@@ -400,7 +444,9 @@ class JobTable:
             attr_values.update(dict(zip(allowed_refs, allowed, strict=True)))
             condition += f" AND #status IN ({', '.join(allowed_refs)})"
 
-        update = "SET " + ", ".join(set_clauses)
+        # updated_at is the writer's clock (workers' clocks differ); the revision counts the record's writes
+        # in the order DynamoDB applied them.
+        update = "SET " + ", ".join(set_clauses) + " ADD #revision :one"
         if remove_clauses:
             update += " REMOVE " + ", ".join(remove_clauses)
         try:
@@ -442,17 +488,40 @@ class JobTable:
         )
 
     def _field_updates(
-        self, job: JobId, fields: Mapping[str, Any], output_bucket: str | None
+        self,
+        job: JobId,
+        fields: Mapping[str, Any],
+        output_bucket: str | None,
+        inline_limit: int,
+        allowed: Sequence[str],
     ) -> tuple[dict[str, Any], list[str]]:
-        """Split fields into (SET values, REMOVE names), moving large ones to S3."""
+        """Split fields into (SET values, REMOVE names), moving large ones to S3.
+
+        A field goes to S3 when it is larger than ``inline_limit``, and then the largest others until what
+        stays inline fits ``CALL_INLINE_BUDGET``.
+        """
+        stored = {name: to_dynamo(name, value) for name, value in fields.items()}
+        offload = {name for name, (_, size) in stored.items() if size > inline_limit}
+        inline_total = sum(size for name, (_, size) in stored.items() if name not in offload)
+        for name, (_, size) in sorted(stored.items(), key=lambda kv: kv[1][1], reverse=True):
+            if inline_total <= CALL_INLINE_BUDGET:
+                break
+            if name not in offload:
+                offload.add(name)
+                inline_total -= size
+        bucket = ""
+        if offload:
+            # Refuse before writing anything to S3 when the update would be refused anyway.
+            record = self._check_writable(job, allowed)
+            bucket = self._resolve_output_bucket(job, output_bucket, record)
         sets: dict[str, Any] = {}
         removes: list[str] = []
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         for name, value in fields.items():
-            stored, size = to_dynamo(name, value)
-            if size <= self.inline_limit:
-                sets[name] = stored
+            if name not in offload:
+                sets[name] = stored[name][0]
                 continue
-            uri = self._write_large_field(job, name, value, output_bucket)
+            uri = self._write_large_field(job, name, value, bucket, stamp)
             sets[f"{name}_uri"] = uri
             if isinstance(value, str):
                 preview = value[:_TEXT_PREVIEW_CHARS]
@@ -461,10 +530,9 @@ class JobTable:
                 removes.append(name)  # an older inline value would contradict the new one in S3
         return sets, removes
 
-    def _resolve_output_bucket(self, job: JobId, output_bucket: str | None) -> str:
+    def _resolve_output_bucket(self, job: JobId, output_bucket: str | None, record: Mapping[str, Any]) -> str:
         if output_bucket or self._output_bucket:
             return str(output_bucket or self._output_bucket)
-        record = self.get_job(job.format(self.delimiter)) or {}
         spec = record.get("jobspec") or {}
         if isinstance(spec, Mapping) and spec.get("output_bucket"):
             return str(spec["output_bucket"])
@@ -477,10 +545,24 @@ class JobTable:
             "(pass output_bucket, or store a jobspec with output_bucket)"
         )
 
-    def _write_large_field(self, job: JobId, name: str, value: Any, output_bucket: str | None) -> str:
-        bucket = self._resolve_output_bucket(job, output_bucket)
+    def _check_writable(self, job: JobId, allowed: Sequence[str]) -> dict[str, Any]:
+        """The current record; or what the conditional update would raise (checked before any S3 write)."""
         job_id = job.format(self.delimiter)
-        key = f"{job.dataset}/{job_id}/metadata/{name}.json"
+        record = self.get_job(job_id)
+        if record is None:
+            raise JobNotFound(f"no job {job_id!r} in table {self.table_name!r}")
+        current = str(record.get("job_status", ""))
+        if current in {s.value for s in FINISHED_STATUSES}:
+            raise JobAlreadyFinished(f"job {job_id!r} is already finished ({current}); refusing to change it")
+        if allowed and current not in allowed:
+            raise UnexpectedJobStatus(f"job {job_id!r} is in status {current}, not in {', '.join(allowed)}")
+        return record
+
+    def _write_large_field(self, job: JobId, name: str, value: Any, bucket: str, stamp: str) -> str:
+        job_id = job.format(self.delimiter)
+        # A new object per write: an update refused after this write (a job finished meanwhile) leaves an
+        # unreferenced object, never a changed one under a record that points at it.
+        key = f"{job.dataset}/{job_id}/metadata/{name}-{stamp}.json"
         body = json.dumps(json.loads(to_json_text(name, value)), ensure_ascii=False, indent=1).encode("utf-8")
         self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
         self.log.info("Job %s: %s (%d bytes) written to s3://%s/%s", job_id, name, len(body), bucket, key)

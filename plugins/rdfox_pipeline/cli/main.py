@@ -41,4 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as ``python -m``: use the package's module, so that the CliError the verbs raise (imported from
+    # rdfox_pipeline.cli.main) is the class caught in main(), not a copy defined in __main__.
+    from rdfox_pipeline.cli.main import main as package_main
+
+    sys.exit(package_main())

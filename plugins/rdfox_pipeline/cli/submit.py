@@ -1,8 +1,13 @@
-"""`rdfox-pipeline submit`: build and validate a jobspec, upload it, optionally trigger the run and wait.
+"""`rdfox-pipeline submit`: build and validate a jobspec, upload it, or trigger the run and wait.
 
-The upload alone starts a job where the input bucket's notifications feed the DAG's asset watcher; with
-``--trigger`` the run is started through Airflow's REST API (``POST /api/v2/dags/{dag_id}/dagRuns`` with
-``conf = {"jobspec_uri": ...}``), authenticated with the bearer token in ``AIRFLOW_API_TOKEN``.
+Two ways to start the job, never both (that would run it twice):
+
+* default: upload the jobspec to ``s3://<job_bucket>/<dataset>/<name>.rdfoxjob.json``. Where the input bucket's
+  notifications feed the DAG's asset watcher (docs/s3-events.md), the upload is what starts the run.
+* ``--trigger``: start the run through Airflow's REST API (``POST /api/v2/dags/{dag_id}/dagRuns``) with the
+  jobspec inline in the run's conf, so that no upload can start a second run; the job record keeps the
+  jobspec as run. ``--wait`` then prints each task's state changes until the run ends. The bearer token
+  comes from ``AIRFLOW_API_TOKEN`` (never from the command line, where ``ps`` would show it).
 """
 
 from __future__ import annotations
@@ -34,7 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--job-bucket", help="input bucket (default: the INPUT_BUCKET setting)")
     parser.add_argument("--output-bucket", help="output bucket (default: the OUTPUT_BUCKET setting)")
     parser.add_argument("--dry-run", action="store_true", help="print the validated jobspec; upload nothing")
-    parser.add_argument("--trigger", action="store_true", help="start the run through Airflow's REST API")
+    parser.add_argument(
+        "--trigger",
+        action="store_true",
+        help="start the run through Airflow's REST API with the jobspec inline, instead of uploading it",
+    )
     parser.add_argument(
         "--airflow-url",
         default=os.environ.get("AIRFLOW_URL", "http://localhost:8080"),
@@ -157,13 +166,12 @@ def submit_command(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps(jobspec, indent=2))
         return 0
-    uri = upload(jobspec, _settings())
-    print(f"uploaded {uri}")
     if not args.trigger:
+        print(f"uploaded {upload(jobspec, _settings())}")
         return 0
     api = AirflowApi(args.airflow_url, os.environ.get(TOKEN_ENV))
-    run_id = api.trigger({"jobspec_uri": uri})
-    print(f"triggered {DAG_ID} run {run_id}")
+    run_id = api.trigger({"jobspec": jobspec})
+    print(f"triggered {DAG_ID} run {run_id} (dataset {jobspec['dataset']}, jobspec {jobspec['name']})")
     if not args.wait:
         return 0
     state = wait_for_run(api, run_id, args.timeout)

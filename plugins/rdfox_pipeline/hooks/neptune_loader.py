@@ -6,19 +6,26 @@ Connection ``neptune_default`` (conn type ``neptune``):
   (default true);
 - extras: ``iam_auth`` (bool: sign every request with SigV4, service ``neptune-db``), ``region``,
   ``aws_conn_id`` (the Airflow AWS connection whose credentials sign; session tokens and assumed roles
-  work because the Amazon provider resolves them), ``verify`` (default true) or ``ca_bundle`` (path).
+  work because the Amazon provider resolves them), ``verify`` (default true) or ``ca_bundle`` (path);
+  the retry/timeout policy: ``connect_timeout``, ``read_timeout``, ``max_attempts``, ``backoff_base``,
+  ``backoff_max`` (see DEFAULT_POLICY).
 
 Every request has a timeout. 429, 5xx and connection failures are retried with exponential backoff and
-full jitter (tenacity), a bounded number of times. Credentials and signed headers are never logged.
+full jitter (tenacity), a bounded number of times. The POST that starts a load is only re-sent when it
+certainly did nothing (429, connection refused); when its outcome is unknown (5xx, timeout, lost answer)
+the load it may have started is looked for first, so a retry never starts a second load.
+Credentials and signed headers are never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -35,7 +42,10 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES
+
 DEFAULT_PORT = 8182
+CLOCK_MARGIN_SECONDS = 5.0  # how far the cluster's clock may be behind ours when matching a load's startTime
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 SERVICE = "neptune-db"
 
@@ -64,6 +74,38 @@ class NeptuneEndpoint:
     region: str | None
     aws_conn_id: str | None
     verify: bool | str  # False, True or a CA bundle path
+    # Retry/timeout policy from the connection's extras (None: the hook's argument or default).
+    policy: Mapping[str, float] = field(default_factory=dict)
+
+
+# Connection extras that tune the retry/timeout policy, and the bounds a value must respect.
+POLICY_EXTRAS: Mapping[str, tuple[float, float]] = {
+    "connect_timeout": (0.1, 600.0),
+    "read_timeout": (0.1, 3600.0),
+    "max_attempts": (1, 20),
+    "backoff_base": (0.0, 60.0),
+    "backoff_max": (0.0, 600.0),
+}
+DEFAULT_POLICY: Mapping[str, float] = {
+    "connect_timeout": 10.0,
+    "read_timeout": 60.0,
+    "max_attempts": 5,
+    "backoff_base": 0.5,
+    "backoff_max": 30.0,
+}
+
+
+def _policy_value(name: str, value: Any) -> float:
+    low, high = POLICY_EXTRAS[name]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    if name == "max_attempts" and number != int(number):
+        raise ValueError(f"{name}: expected a whole number, got {value!r}")
+    if not low <= number <= high:
+        raise ValueError(f"{name}: must be between {low:g} and {high:g}, got {value!r}")
+    return int(number) if name == "max_attempts" else number
 
 
 def _truthy(value: Any, default: bool, name: str = "value") -> bool:
@@ -99,8 +141,11 @@ def endpoint_from_connection(conn: Any) -> NeptuneEndpoint:
                 scheme = "https" if _truthy(extra.get("use_https"), True, "use_https") else "http"
         iam_auth = _truthy(extra.get("iam_auth"), False, "iam_auth")
         verify: bool | str = extra.get("ca_bundle") or _truthy(extra.get("verify"), True, "verify")
+        policy = {k: _policy_value(k, extra[k]) for k in POLICY_EXTRAS if extra.get(k) not in (None, "")}
     except ValueError as exc:
         raise AirflowException(f"connection {conn_id!r}: bad extra: {exc}") from None
+    if isinstance(verify, str) and not os.path.isfile(verify):
+        raise AirflowException(f"connection {conn_id!r}: extra ca_bundle {verify!r} is not a readable file")
     region = extra.get("region") or extra.get("region_name")
     if iam_auth and not region:
         raise AirflowException(f"connection {conn_id!r}: extra 'region' is required when iam_auth is true")
@@ -111,6 +156,7 @@ def endpoint_from_connection(conn: Any) -> NeptuneEndpoint:
         region=region,
         aws_conn_id=extra.get("aws_conn_id", "aws_default"),
         verify=verify,
+        policy=policy,
     )
 
 
@@ -157,21 +203,41 @@ class NeptuneLoaderHook(BaseHook):
         self,
         neptune_conn_id: str = default_conn_name,
         *,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
-        max_attempts: int = 5,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_attempts: int | None = None,
+        backoff_base: float | None = None,
+        backoff_max: float | None = None,
     ) -> None:
+        """Policy arguments left None come from the connection's extras, else from DEFAULT_POLICY."""
         super().__init__()
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        given = {
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "max_attempts": max_attempts,
+            "backoff_base": backoff_base,
+            "backoff_max": backoff_max,
+        }
+        try:
+            self._policy_args = {k: _policy_value(k, v) for k, v in given.items() if v is not None}
+        except ValueError as exc:
+            raise ValueError(f"NeptuneLoaderHook: {exc}") from None
         self.neptune_conn_id = neptune_conn_id
-        self.timeout = (connect_timeout, read_timeout)
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
         self._endpoint: NeptuneEndpoint | None = None
+
+    def _policy(self, name: str) -> Any:
+        if name in self._policy_args:
+            return self._policy_args[name]
+        return self.endpoint.policy.get(name, DEFAULT_POLICY[name])
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds: every request has both."""
+        return (self._policy("connect_timeout"), self._policy("read_timeout"))
+
+    @property
+    def max_attempts(self) -> int:
+        return int(self._policy("max_attempts"))
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -235,21 +301,24 @@ class NeptuneLoaderHook(BaseHook):
             "retry": retry_if_exception(is_retryable),
             "stop": stop_after_attempt(self.max_attempts),
             # Full jitter: sleep uniformly in [0, min(max, base * 2^n)].
-            "wait": wait_random_exponential(multiplier=self.backoff_base, max=self.backoff_max),
+            "wait": wait_random_exponential(
+                multiplier=self._policy("backoff_base"), max=self._policy("backoff_max")
+            ),
             "before_sleep": log_retry,
             "reraise": True,
         }
 
     @staticmethod
     def _sync_retryable(idempotent: bool) -> Callable[[BaseException], bool]:
+        """What one call may simply send again: anything transient for reads and DELETE; for the POST that
+        starts a load only what proves no load was started (429 throttling, a connection never opened)."""
+
         def check(exc: BaseException) -> bool:
             if isinstance(exc, NeptuneLoaderError):
-                return exc.status_code in RETRYABLE_STATUS
+                return exc.status_code == 429 or (idempotent and exc.status_code in RETRYABLE_STATUS)
             if isinstance(exc, requests.ConnectTimeout):
                 return True  # never reached the server
             if isinstance(exc, requests.ConnectionError | requests.Timeout):
-                # A POST whose answer was lost may have started a load: only idempotent calls retry here;
-                # the operator's idempotency guard covers the POST case.
                 return idempotent or _refused(exc)
             return False
 
@@ -285,18 +354,65 @@ class NeptuneLoaderHook(BaseHook):
                 return once()
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    def start_load(self, **params: Any) -> str:
-        """POST /loader with Neptune's parameter names (source, format, iamRoleArn, region...) -> loadId."""
+    def start_load(self, *, find_existing: Callable[[], str | None] | None = None, **params: Any) -> str:
+        """POST /loader with Neptune's parameter names (source, format, iamRoleArn, region...) -> loadId.
+
+        A POST whose outcome is unknown (5xx, read timeout, lost connection) may have started the load: before
+        sending it again, ``find_existing()`` (default: an active load of the same source) is asked for the
+        load it started, so that transient failures never cause a second load.
+        """
         body = {k: _body_value(v) for k, v in params.items() if v is not None}
         missing = [k for k in ("source", "format", "iamRoleArn", "region") if not body.get(k)]
         if missing:
             raise ValueError(f"start_load: missing required parameter(s): {', '.join(missing)}")
-        answer = self._request("POST", "/loader", body=body)
+        source = str(body["source"])
+        # Default: a load of this source that is still active, or that began after our first POST
+        # (less a margin for the cluster's clock) -- that one is ours even if it has already ended.
+        since = time.time() - CLOCK_MARGIN_SECONDS
+        finder = find_existing or (
+            lambda: self.find_load(source, NEPTUNE_ACTIVE_LOAD_STATUSES, started_since=since)
+        )
+        for attempt in Retrying(**self._retry_kwargs(_outcome_unknown)):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    found = finder()
+                    if found:
+                        self.log.info(
+                            "Neptune load %s of %s was started by an earlier attempt", found, source
+                        )
+                        return found
+                answer = self._request("POST", "/loader", body=body)
         load_id = (answer.get("payload") or {}).get("loadId")
         if not load_id:
             raise NeptuneLoaderError(200, "UnexpectedResponse", "POST /loader answered without a loadId")
-        self.log.info("Neptune load %s started for %s", load_id, body["source"])
+        self.log.info("Neptune load %s started for %s", load_id, source)
         return str(load_id)
+
+    def find_load(
+        self,
+        source: str,
+        statuses: Collection[str],
+        limit: int = 100,
+        started_since: float | None = None,
+    ) -> str | None:
+        """The most recent load of ``source`` (its ``fullUri``) whose status is in ``statuses`` or, with
+        ``started_since`` (epoch seconds), that began running at or after that time; None if there is none."""
+        for load_id in self.list_loads(limit=limit):
+            try:
+                overall = self.get_load_status(load_id, details=False).get("overallStatus") or {}
+            except NeptuneLoaderError as exc:
+                if exc.status_code == 404:
+                    continue  # forgotten meanwhile (Neptune keeps only the last 1,024 loads)
+                raise
+            if overall.get("fullUri") != source:
+                continue
+            started = overall.get("startTime")
+            recent = (
+                started_since is not None and isinstance(started, int | float) and started >= started_since
+            )
+            if overall.get("status") in statuses or recent:
+                return load_id
+        return None
 
     @staticmethod
     def _status_query(
@@ -415,6 +531,15 @@ class NeptuneLoaderHook(BaseHook):
             query=self._status_query(details, errors, page, errors_per_page),
         )
         return dict(answer.get("payload") or {})
+
+
+def _outcome_unknown(exc: BaseException) -> bool:
+    """A failed POST that may nevertheless have been carried out (the server got it; its answer is lost)."""
+    if isinstance(exc, NeptuneLoaderError):
+        return exc.status_code is not None and exc.status_code >= 500
+    if isinstance(exc, requests.ConnectTimeout):
+        return False  # already retried by _request: the server never saw it
+    return isinstance(exc, requests.ConnectionError | requests.Timeout) and not _refused(exc)
 
 
 def _refused(exc: BaseException) -> bool:

@@ -47,10 +47,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 _MIN_SECRET_LENGTH = 4
 
 
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with every known secret value and everything credential-shaped replaced by ``[REDACTED]``."""
+def remove_values(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every given secret value replaced by ``[REDACTED]`` (longest first)."""
     for secret in sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with every known secret value and everything credential-shaped replaced by ``[REDACTED]``."""
+    text = remove_values(text, secrets)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

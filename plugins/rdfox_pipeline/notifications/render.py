@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from rdfox_pipeline.domain import humanize
 from rdfox_pipeline.domain.statuses import FAILURE_STATUSES, JobStatus
-from rdfox_pipeline.notifications.redact import redact
+from rdfox_pipeline.notifications.redact import redact, remove_values
 
 Outcome = Literal["success", "failure"]
 
@@ -125,7 +125,9 @@ def render_subject(job_id: str, dataset: str, status: str, outcome: Outcome) -> 
 # -- body sections ---------------------------------------------------------------------------------
 
 
-def _job_section(record: Mapping[str, Any], job_id: str, dataset: str, status: str) -> list[str]:
+def _job_section(
+    record: Mapping[str, Any], job_id: str, dataset: str, status: str, secrets: Iterable[str | None]
+) -> list[str]:
     lines = ["Job", _line("Job id", job_id), _line("Dataset", dataset), _line("Status", status)]
     for label, key in (
         ("Created", "created_at"),
@@ -135,7 +137,8 @@ def _job_section(record: Mapping[str, Any], job_id: str, dataset: str, status: s
         ("Worker node type", "worker_node_type"),
     ):
         if record.get(key):
-            lines.append(_line(label, _ascii_line(str(record[key]))))
+            # A dag run id can be chosen by whoever triggers the run: free text like any other.
+            lines.append(_line(label, _ascii_line(redact(str(record[key]), secrets))))
     return lines
 
 
@@ -213,7 +216,8 @@ def _neptune_section(
             )
             text = f"{entry.get('error_code') or 'ERROR'}: {entry.get('error_message') or ''}".strip()
             text = _truncate(_ascii_line(redact(text, secrets)), _MAX_NEPTUNE_ERROR_CHARS)
-            lines.append(f"    - {text}" + (f" ({_ascii_line(where)})" if where else ""))
+            where = _ascii_line(redact(where, secrets))
+            lines.append(f"    - {text}" + (f" ({where})" if where else ""))
     return lines if len(lines) > 1 else []
 
 
@@ -291,7 +295,7 @@ def render_notification(
         if outcome == "success"
         else f"RDFox pipeline job {job_id_text} failed in status {_ascii_line(status)}."
     )
-    sections: list[list[str]] = [[headline], _job_section(record, job_id_text, dataset_text, status)]
+    sections: list[list[str]] = [[headline], _job_section(record, job_id_text, dataset_text, status, secrets)]
     if outcome == "failure":
         sections.append(_error_section(record, secrets))
     rdfox = record.get("rdfox_stats")
@@ -303,15 +307,19 @@ def render_notification(
         sections.append(_neptune_section(neptune if isinstance(neptune, Mapping) else {}, load_id, secrets))
     sections.append(_outputs_section(record, job_id_text, dataset_text))
     body = "\n\n".join("\n".join(s) for s in sections if s) + "\n"
+    attributes = {
+        "job_id": job_id_text,
+        "status": _ascii_line(status),
+        "outcome": outcome,
+        "dataset": dataset_text,
+    }
+    subject = render_subject(job_id, dataset, status, outcome)
 
+    # Last line of defence: a known secret value never leaves, wherever it turned up in the record (ids
+    # and names included); only free text is pattern-redacted above, so the rest of the layout stays exact.
     return Notification(
-        subject=render_subject(job_id, dataset, status, outcome),
-        body=body,
-        attributes={
-            "job_id": job_id_text,
-            "status": _ascii_line(status),
-            "outcome": outcome,
-            "dataset": dataset_text,
-        },
+        subject=_truncate(remove_values(subject, secrets), SUBJECT_LIMIT),
+        body=remove_values(body, secrets),
+        attributes={k: remove_values(v, secrets) for k, v in attributes.items()},
         outcome=outcome,
     )

@@ -38,7 +38,8 @@ class JobNotificationOperator(SnsPublishOperator):
     :param aws_conn_id: connection for SNS and DynamoDB (default ``aws_default``).
 
     Message attributes: ``job_id``, ``status`` (the job status reported), ``outcome`` and ``dataset``, all
-    Strings, so that subscribers can filter. Returns the SNS message id.
+    Strings, so that subscribers can filter. Returns the SNS message id. When publishing fails, the job keeps
+    its status and its record gets ``notification_error`` and ``notification_failures``; the task fails.
     """
 
     template_fields: Sequence[str] = (*SnsPublishOperator.template_fields, "job_id", "table_name")
@@ -112,9 +113,12 @@ class JobNotificationOperator(SnsPublishOperator):
         self.message = note.body
         self.message_attributes = dict(note.attributes)
         try:
+            # One publish per task try: botocore's own bounded retries aside, a failure is recorded and
+            # raised, and any further attempt is the DAG's (bounded) retry, never a loop here.
             response = super().execute(context)
         except Exception as exc:
             reason = " ".join(redact(f"{type(exc).__name__}: {exc}", secrets).split())
+            failures = int(record.get("notification_failures") or 0) + 1
             try:
                 # Keep the status (the job is not finished) and say why nobody was told.
                 metadata.record_status(
@@ -122,6 +126,7 @@ class JobNotificationOperator(SnsPublishOperator):
                     status,
                     expected_status=status,
                     notification_error=reason[:_MAX_FAILURE_REASON_CHARS],
+                    notification_failures=failures,
                 )
             except Exception:
                 self.log.exception("Could not record the notification failure of job %s", job_id)

@@ -15,6 +15,7 @@ from rdfox_pipeline.domain.statuses import (
     JobStatus,
     neptune_job_status,
 )
+from rdfox_pipeline.links import NeptuneLoadStatusLink
 
 REUSABLE_STATUSES = NEPTUNE_ACTIVE_LOAD_STATUSES | {NEPTUNE_TERMINAL_OK}
 GUARD_SCAN_LIMIT = 100  # GET /loader lists at most 100 ids
@@ -53,6 +54,7 @@ class NeptuneBulkLoadOperator(BaseOperator):
         "neptune_conn_id",
     )
     ui_color = "#8fbfe8"
+    operator_extra_links = (NeptuneLoadStatusLink(),)
 
     def __init__(
         self,
@@ -146,8 +148,8 @@ class NeptuneBulkLoadOperator(BaseOperator):
         return params
 
     # -- idempotency ------------------------------------------------------------------------------------
-    def _reusable(self, neptune: Any, load_id: str, source: str | None = None) -> str | None:
-        """The load's status if it may be reused (queued, running or completed, and of ``source``)."""
+    def _reusable(self, neptune: Any, load_id: str) -> str | None:
+        """The load's status if it may be reused (queued, running or completed)."""
         from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderError
 
         try:
@@ -157,18 +159,11 @@ class NeptuneBulkLoadOperator(BaseOperator):
                 return None  # Neptune forgot it (it keeps only the last 1,024 loads)
             raise
         status = overall.get("status")
-        if status not in REUSABLE_STATUSES:
-            return None
-        if source is not None and overall.get("fullUri") != source:
-            return None
-        return str(status)
+        return str(status) if status in REUSABLE_STATUSES else None
 
-    def _find_unrecorded_load(self, neptune: Any, source: str) -> tuple[str, str] | None:
-        for load_id in neptune.list_loads(limit=GUARD_SCAN_LIMIT):
-            status = self._reusable(neptune, load_id, source)
-            if status is not None:
-                return load_id, status
-        return None
+    def _find_unrecorded_load(self, neptune: Any, source: str) -> str | None:
+        """A load of ``source`` Neptune knows but the job record does not (its POST's answer was lost)."""
+        return neptune.find_load(source, REUSABLE_STATUSES, limit=GUARD_SCAN_LIMIT)
 
     # -- run --------------------------------------------------------------------------------------------
     def execute(self, context: Any) -> str:
@@ -192,12 +187,10 @@ class NeptuneBulkLoadOperator(BaseOperator):
 
         if record.get("neptune_load_source") == source:
             # An earlier attempt got as far as the POST: did Neptune start that load?
-            found = self._find_unrecorded_load(neptune, source)
-            if found is not None:
-                load_id, status = found
-                self.log.info(
-                    "Found Neptune load %s for %s from an earlier attempt (%s)", load_id, source, status
-                )
+            load_id = self._find_unrecorded_load(neptune, source)
+            if load_id is not None:
+                self.log.info("Found Neptune load %s for %s from an earlier attempt", load_id, source)
+                status = self._first_status(neptune, load_id)
                 metadata.record_status(self.job_id, neptune_job_status(status), neptune_load_id=load_id)
                 return load_id
 
@@ -208,7 +201,10 @@ class NeptuneBulkLoadOperator(BaseOperator):
             neptune_load_requested_at=datetime.now(UTC).isoformat(),
         )
         self.log.info("Starting Neptune load of %s (format %s)", source, params["format"])
-        load_id = neptune.start_load(**params)
+        # A POST whose answer is lost may still have started the load: look for it before posting again.
+        load_id = neptune.start_load(
+            find_existing=lambda: self._find_unrecorded_load(neptune, source), **params
+        )
         status = self._first_status(neptune, load_id)
         metadata.record_status(self.job_id, neptune_job_status(status), neptune_load_id=load_id)
         return load_id

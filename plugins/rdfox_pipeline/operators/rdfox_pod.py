@@ -18,10 +18,13 @@ the pod fails (a failed step, OOM kill, image pull error, scheduling timeout).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.eks import EksPodOperator
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+from rdfox_pipeline.links import JobOutputsLink, RdfoxPodLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -35,6 +38,7 @@ _WAITING_FAILURES = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CrashLoopBackOff"}
 )
 _MAX_REASON = 1000
+MAX_REASONING_SECONDS = 7 * 24 * 3600  # without an execution_timeout: a week, then the pod is given up
 
 
 def describe_pod_failure(pod: k8s.V1Pod | None, fallback: str) -> str:
@@ -53,6 +57,11 @@ def describe_pod_failure(pod: k8s.V1Pod | None, fallback: str) -> str:
                 if waiting is not None and waiting.reason in _WAITING_FAILURES:
                     message = f": {waiting.message.strip()}" if waiting.message else ""
                     return f"container {cs.name} could not start ({waiting.reason}{message})"
+        for condition in status.conditions or []:
+            # Never scheduled (no node fits the requests, a missing node group, ...): the scheduler says why.
+            if condition.type == "PodScheduled" and condition.status == "False":
+                detail = f": {condition.message.strip()}" if condition.message else ""
+                return f"pod could not be scheduled ({condition.reason or 'Unschedulable'}{detail})"
         if status.reason or status.message:
             return f"pod {status.phase or 'failed'}: {status.reason or ''} {status.message or ''}".strip()
     return fallback
@@ -72,6 +81,7 @@ class RdfoxPodOperator(EksPodOperator):
 
     template_fields = (*EksPodOperator.template_fields, "registration")
     ui_color = "#d6f5e3"
+    operator_extra_links = (JobOutputsLink(), RdfoxPodLink())
 
     def __init__(
         self,
@@ -115,8 +125,17 @@ class RdfoxPodOperator(EksPodOperator):
         self.pod_template_dict = manifest
         self.namespace = manifest["metadata"]["namespace"]
         self.name = manifest["metadata"]["name"]
-        self.startup_timeout_seconds = self._job_settings().pod_startup_timeout_seconds
+        # The provider counts "startup" until the pod leaves Pending -- and a pod stays Pending while its
+        # init containers run, i.e. during the whole reasoning. So the setting bounds *scheduling* only
+        # (image pull errors end the wait at once anyway); the reasoning is bounded by execution_timeout.
+        self.schedule_timeout_seconds = self._job_settings().pod_startup_timeout_seconds
+        self.startup_timeout_seconds = self._reasoning_timeout_seconds()
         return super().build_pod_request_obj(context, dry_run=dry_run)
+
+    def _reasoning_timeout_seconds(self) -> int:
+        if self.execution_timeout is not None:
+            return max(1, int(self.execution_timeout.total_seconds()))
+        return MAX_REASONING_SECONDS
 
     # -- routes --------------------------------------------------------------------------------------------
 
@@ -143,15 +162,60 @@ class RdfoxPodOperator(EksPodOperator):
 
     def trigger_reentry(self, context: Context, event: dict[str, Any]) -> Any:
         try:
-            if event.get("eks_cluster_name"):
-                result = super().trigger_reentry(context, event)
-            else:
-                result = KubernetesPodOperator.trigger_reentry(self, context, event)
+            if not event.get("eks_cluster_name"):
+                return self._finish(context, event)
+            # As EksPodOperator.trigger_reentry does, but the follow-ups (node type, endpoint pod) need the
+            # cluster's credentials too, so they run inside the same kubeconfig context.
+            from airflow.providers.amazon.aws.hooks.eks import EksHook
+
+            eks_hook = EksHook(aws_conn_id=self.aws_conn_id, region_name=self.region)
+            with eks_hook.generate_config_file_with_credentials(
+                eks_cluster_name=event["eks_cluster_name"], pod_namespace=event["namespace"]
+            ) as (self.config_file, self._credentials_file_path):
+                return self._finish(context, event)
         except Exception as exc:
             self._record_failure(exc)
             raise
+
+    def _finish(self, context: Context, event: dict[str, Any]) -> Any:
+        result = KubernetesPodOperator.trigger_reentry(self, context, event)
+        # Only reached when the pod succeeded (a failed pod raised above).
         self._record_node_type()
+        self._start_endpoint_if_asked()
         return result
+
+    # -- the kept-up endpoint ------------------------------------------------------------------------------
+
+    def _start_endpoint_if_asked(self) -> None:
+        """jobspec rdfox.keep_endpoint: start the endpoint pod and return (it holds no worker slot).
+
+        Best effort: the job's results are already published, so a failure here is logged, not raised.
+        """
+        from rdfox_pipeline.domain.jobspec import parse_jobspec
+        from rdfox_pipeline.pod.endpoint import build_endpoint_manifest
+
+        spec = parse_jobspec(self.registration["jobspec"])
+        if not spec.rdfox.keep_endpoint:
+            return
+        try:
+            manifest = build_endpoint_manifest(
+                spec, self.job_id, self._job_settings(), now=datetime.now(tz=UTC)
+            )
+            meta = manifest["metadata"]
+            self.client.create_namespaced_pod(namespace=meta["namespace"], body=manifest)
+        except Exception as exc:
+            self.log.warning("Could not start the RDFox endpoint of job %s: %s", self.job_id, exc)
+            return
+        self.log.info(
+            "RDFox endpoint pod %s/%s started for job %s; it ends at %s. Connect with `kubectl port-forward "
+            "-n %s pod/%s %s`; end it earlier with `rdfox-pipeline endpoint delete %s`.",
+            meta["namespace"], meta["name"], self.job_id, meta["annotations"]["rdfox-pipeline/expires-at"],
+            meta["namespace"], meta["name"], spec.rdfox.port, self.job_id,
+        )  # fmt: skip
+        try:
+            self._hook().record_status(self.job_id, "SCHEDULED", rdfox_endpoint_pod=meta["name"])
+        except Exception as exc:
+            self.log.warning("Could not record the endpoint pod of job %s: %s", self.job_id, exc)
 
     # -- job record ----------------------------------------------------------------------------------------
 

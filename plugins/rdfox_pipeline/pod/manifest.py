@@ -18,14 +18,14 @@ BASE_CONTAINER = "base"  # the KubernetesPodOperator's default base_container_na
 DATA_DIR = "/data"
 SCRIPTS_DIR = "/scripts"
 OUTPUT_DIR = "/output"
-TMP_DIR = "/tmp"  # noqa: S108 - an emptyDir mount, private to the pod
+TMP_DIR = "/tmp"  # noqa: S108 - an emptyDir mount, private to the pod  # nosec B108
 SCRIPT_PATH = f"{SCRIPTS_DIR}/job.rdfox"
 RDFOX_LOG = f"{OUTPUT_DIR}/rdfox.log"
 RDFOX_EXITCODE = f"{OUTPUT_DIR}/rdfox.exitcode"
 RDFOX_BINARY = "/opt/RDFox/RDFox"  # entrypoint of the official oxfordsemantic/rdfox image
-LICENSE_SECRET_KEY = "RDFox.lic"  # noqa: S105 - the key RDFox images read RDFOX_LICENSE_CONTENT from
-ROLE_SECRET_KEY = "role"  # noqa: S105 - a key name
-PASSWORD_SECRET_KEY = "password"  # noqa: S105 - a key name, not a secret
+LICENSE_SECRET_KEY = "RDFox.lic"  # noqa: S105 - a Secret key name, not a secret  # nosec B105
+ROLE_SECRET_KEY = "role"  # noqa: S105 - a key name  # nosec B105
+PASSWORD_SECRET_KEY = "password"  # noqa: S105 - a key name, not a secret  # nosec B105
 POD_UID = 1000  # the non-root user of our step images (and the UID we ask RDFox's image to run as)
 
 LABEL_JOB_ID = "rdfox-pipeline/job-id"
@@ -82,15 +82,44 @@ def _pick(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
+def pod_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": POD_UID,
+        "runAsGroup": POD_UID,
+        "fsGroup": POD_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def rdfox_secret_env(jobspec: JobSpec, settings: Settings, *, credentials_required: bool = False) -> list:
+    """License, role and password from Secrets (``RDFOX_LICENSE_CONTENT``: what RDFox images read)."""
+    license_secret = _pick(jobspec.rdfox.license_secret_name, settings.rdfox_license_secret)
+    password_secret = _pick(jobspec.rdfox.password_secret_name, settings.rdfox_password_secret)
+    role = _secret_env("RDFOX_ROLE", password_secret, ROLE_SECRET_KEY)
+    password = _secret_env("RDFOX_PASSWORD", password_secret, PASSWORD_SECRET_KEY)
+    if credentials_required:  # an endpoint on the network must not start without access control
+        for var in (role, password):
+            var["valueFrom"]["secretKeyRef"]["optional"] = False
+    return [_secret_env("RDFOX_LICENSE_CONTENT", license_secret, LICENSE_SECRET_KEY), role, password]
+
+
+def job_labels(jobspec: JobSpec, job_id: str, component: str) -> dict[str, str]:
+    return {
+        LABEL_JOB_ID: label_value(job_id),
+        LABEL_DATASET: label_value(jobspec.dataset),
+        "app.kubernetes.io/name": "rdfox-pipeline",
+        LABEL_COMPONENT: component,
+    }
+
+
 def build_pod_manifest(jobspec: JobSpec, job_id: str, settings: Settings) -> dict[str, Any]:
     """The Pod for one job: jobspec fields win over settings. Pure; no defaults read from anywhere else."""
     if not job_id:
         raise ValueError("job_id: must not be empty")
-    images, kube, rdfox, resources = jobspec.images, jobspec.kubernetes, jobspec.rdfox, jobspec.resources
+    images, kube, resources = jobspec.images, jobspec.kubernetes, jobspec.resources
     namespace = _pick(kube.namespace, settings.kubernetes_namespace)
     service_account = _pick(kube.service_account, settings.service_account)
-    license_secret = _pick(rdfox.license_secret_name, settings.rdfox_license_secret)
-    password_secret = _pick(rdfox.password_secret_name, settings.rdfox_password_secret)
     job_bucket = _pick(jobspec.job_bucket, settings.input_bucket)
     output_bucket = _pick(jobspec.output_bucket, settings.output_bucket)
     if job_bucket is None:
@@ -129,12 +158,7 @@ def build_pod_manifest(jobspec: JobSpec, job_id: str, settings: Settings) -> dic
         "image": _pick(images.rdfox, settings.rdfox_image),
         "imagePullPolicy": "IfNotPresent",
         "command": ["/bin/sh", "-c", RDFOX_WRAPPER],
-        "env": [
-            _secret_env("RDFOX_LICENSE_CONTENT", license_secret, LICENSE_SECRET_KEY),
-            _secret_env("RDFOX_ROLE", password_secret, ROLE_SECRET_KEY),
-            _secret_env("RDFOX_PASSWORD", password_secret, PASSWORD_SECRET_KEY),
-            *_env(HOME=TMP_DIR, JOB_ID=job_id),
-        ],
+        "env": [*rdfox_secret_env(jobspec, settings), *_env(HOME=TMP_DIR, JOB_ID=job_id)],
         "resources": _resources(str(resources.cores), resources.memory),
         "securityContext": _container_security(),
         # /data is read and written by RDFox's sandbox; the script is read-only to it.
@@ -163,12 +187,7 @@ def build_pod_manifest(jobspec: JobSpec, job_id: str, settings: Settings) -> dic
         "metadata": {
             "name": pod_name_for(job_id),
             "namespace": namespace,
-            "labels": {
-                LABEL_JOB_ID: label_value(job_id),
-                LABEL_DATASET: label_value(jobspec.dataset),
-                "app.kubernetes.io/name": "rdfox-pipeline",
-                LABEL_COMPONENT: "reasoning",
-            },
+            "labels": job_labels(jobspec, job_id, "reasoning"),
             "annotations": {ANNOTATION_JOB_ID: job_id},
         },
         "spec": {
@@ -178,13 +197,7 @@ def build_pod_manifest(jobspec: JobSpec, job_id: str, settings: Settings) -> dic
             # talk to the Kubernetes API, so it gets no API token.
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": POD_UID,
-                "runAsGroup": POD_UID,
-                "fsGroup": POD_UID,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": pod_security_context(),
             "initContainers": [prepare, rdfox_container],
             "containers": [publish],
             "volumes": [{"name": name, "emptyDir": {}} for name in ("data", "scripts", "output", "tmp")],

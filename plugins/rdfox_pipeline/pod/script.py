@@ -19,7 +19,9 @@ JOBSPEC_SUFFIX = ".rdfoxjob.json"
 
 # RDFox's shell expands $(var) inside commands and ends a quoted string at '"'; control characters would
 # split one command into two. A file name carrying any of these could inject shell commands.
-_UNSAFE_PATH_RE = re.compile(r'["\\$\x00-\x1f\x7f]')
+# Unicode line separators (NEL, U+2028/9) and C1 controls too: a reader that splits lines on them would
+# see two commands.
+_UNSAFE_PATH_RE = re.compile(r'["\\$\x00-\x1f\x7f-\x9f\u2028\u2029]')
 _PREFIX_NAME_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_.-]*)?:?$")
 _IRI_UNSAFE_RE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
@@ -90,7 +92,8 @@ def _checked_path(path: str, what: str) -> str:
     bad = _UNSAFE_PATH_RE.search(path)
     if bad:
         raise ValueError(
-            f"{what} {path!r}: file names must not contain quotes, backslashes, '$' or control characters"
+            f"{what} {path!r}: file names must not contain quotes, backslashes, '$', line breaks "
+            "or control characters"
         )
     return path
 
@@ -139,7 +142,6 @@ def generate_rdfox_script(
     query_files: Iterable[str],
     count_query_files: Iterable[str] | None = None,
     prefixes: Mapping[str, str] | None = None,
-    keep_endpoint: bool = False,
     data_dir: str = "/data",
     output_dir: str = "/output",
     scripts_dir: str = "/scripts",
@@ -192,6 +194,8 @@ def generate_rdfox_script(
         "echo ---info---",
         "info",
         "echo ---endinfo---",
+        # SELECT answers need a SPARQL results format; N-Triples is for the CONSTRUCT answers above.
+        'set query.answer-format "text/csv"',
         "echo ---factcounts---",
         "set query.fact-domain explicit",
         "SELECT (COUNT(*) AS ?explicitFactCount) WHERE { ?s ?p ?o }",
@@ -201,11 +205,35 @@ def generate_rdfox_script(
         "tstamp totalEnd",
         "echo TOTALTIME-$(loadStart)|$(totalEnd)",
         "echo running-counts",
-        'set query.answer-format "text/csv"',
         *(f"answer {_quote(_join(data_dir, f))}" for f in counts),
         "echo end-running-counts",
     ]
-    if keep_endpoint:
-        lines.append("endpoint start")
     lines.append("quit")
     return "\n".join(lines) + "\n"
+
+
+def generate_endpoint_script(*, data_files: Iterable[str], data_dir: str = "/data") -> str:
+    """The script of a kept-up endpoint: load the published answers, then start RDFox's endpoint. Pure.
+
+    It does not ``quit``: the RDFox shell then waits on its (kept open) stdin and the endpoint stays up
+    until the pod is deleted or its TTL (``activeDeadlineSeconds``) ends it.
+    """
+    data_dir = _dir(data_dir, "data_dir")
+    data = sorted(_checked_path(f, "data file") for f in data_files)
+    if not data:
+        raise ValueError("data files: the job published no answers to serve")
+    return (
+        "\n".join(
+            [
+                "set on-error stop",
+                "dstore create published type parallel-nw",
+                "active published",
+                "begin",
+                *(f"import {_quote(_join(data_dir, f))}" for f in data),
+                "commit",
+                "endpoint start",
+                "echo ENDPOINT-READY",
+            ]
+        )
+        + "\n"
+    )

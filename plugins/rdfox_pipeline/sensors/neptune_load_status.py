@@ -12,8 +12,14 @@ from airflow.exceptions import AirflowException
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
-from rdfox_pipeline.domain.neptune_stats import parse_neptune_status
-from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES, NEPTUNE_TERMINAL_OK, JobStatus
+from rdfox_pipeline.domain.neptune_stats import NeptuneStatusError, parse_neptune_status
+from rdfox_pipeline.domain.statuses import (
+    NEPTUNE_ACTIVE_LOAD_STATUSES,
+    NEPTUNE_TERMINAL_OK,
+    JobStatus,
+    neptune_job_status,
+)
+from rdfox_pipeline.links import NeptuneLoadStatusLink
 
 MAX_ERRORS_IN_MESSAGE = 10
 
@@ -52,6 +58,7 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("load_id", "job_id", "neptune_conn_id")
     ui_color = "#c9e3f7"
+    operator_extra_links = (NeptuneLoadStatusLink(),)
 
     def __init__(
         self,
@@ -125,32 +132,31 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
 
     # -- poke / reschedule path -------------------------------------------------------------------------
     def poke(self, context: Any) -> PokeReturnValue | bool:
+        from rdfox_pipeline.triggers.neptune_load_status import progress_line
+
+        if self._started is None:
+            self._started = time.monotonic()
         payload = self._neptune().get_load_status(self.load_id, details=True)
         overall = payload.get("overallStatus") or {}
-        status = str(overall.get("status", ""))
-        if status in NEPTUNE_ACTIVE_LOAD_STATUSES:
-            self.log.info(
-                "Neptune load %s: %s, %s records so far, %ss elapsed",
-                self.load_id,
-                status,
-                overall.get("totalRecords", 0),
-                overall.get("totalTimeSpent", 0),
-            )
+        status = str(overall.get("status") or "")
+        if status in NEPTUNE_ACTIVE_LOAD_STATUSES or not status:
+            if not status:  # an answer without a status tells nothing: poll again, as the trigger does
+                self.log.warning("Neptune load %s: status answer without a status: %s", self.load_id, payload)
+            self.log.info("%s", progress_line(self.load_id, overall, time.monotonic() - self._started))
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._finish(status, payload))
 
     # -- outcome ----------------------------------------------------------------------------------------
     def _finish(self, loader_status: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        stats = parse_neptune_status({**payload, "loadId": self.load_id})
         raw = json.dumps(payload, sort_keys=True)
         if loader_status == NEPTUNE_TERMINAL_OK:
-            result = stats.to_dict()
+            result = parse_neptune_status({**payload, "loadId": self.load_id}).to_dict()
             self.log.info(
                 "Neptune load %s completed: %s records (%s duplicates) in %ss",
                 self.load_id,
-                stats.total_records,
-                stats.total_duplicates,
-                stats.total_time_spent,
+                result["total_records"],
+                result["total_duplicates"],
+                result["total_time_spent"],
             )
             self._record(JobStatus.NEPTUNE_LOAD_COMPLETED, neptune_stats=result, neptune_stats_raw=raw)
             return result
@@ -160,7 +166,18 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
             self.log.warning("could not fetch the errors of Neptune load %s: %s", self.load_id, exc)
             errors = list((payload.get("errors") or {}).get("errorLogs") or [])
         message = failure_message(self.load_id, loader_status, payload, errors)
-        self._record(
-            stats.job_status, neptune_stats=stats.to_dict(), neptune_stats_raw=raw, error_reason=message
-        )
+        fields: dict[str, Any] = {"neptune_stats_raw": raw, "error_reason": message}
+        try:
+            fields["neptune_stats"] = parse_neptune_status({**payload, "loadId": self.load_id}).to_dict()
+        except NeptuneStatusError as exc:  # a malformed answer still fails the task with what it said
+            self.log.warning("Neptune load %s: unexpected status payload: %s", self.load_id, exc)
+        self._record(failure_job_status(loader_status), **fields)
         raise AirflowException(message)
+
+
+def failure_job_status(loader_status: str) -> JobStatus:
+    """``NEPTUNE_<status>``; a status this code does not know yet (Neptune added one) is a failed load."""
+    try:
+        return neptune_job_status(loader_status)
+    except ValueError:
+        return JobStatus.NEPTUNE_LOAD_FAILED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -13,6 +13,28 @@ from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES
 
 # Answers that polling again will never fix (e.g. 404 unknown load id, 400 bad request, 403 denied).
 _FATAL_HTTP = frozenset({400, 403, 404, 405})
+
+
+def progress_line(load_id: str, overall: Mapping[str, Any], waited_seconds: float | None = None) -> str:
+    """One progress line for the task log: the loader's status, records so far, and time elapsed."""
+    from rdfox_pipeline.domain.humanize import count, duration
+
+    line = (
+        f"Neptune load {load_id}: {overall.get('status') or 'unknown'}, "
+        f"{count(_number(overall.get('totalRecords')))} records so far, "
+        f"{duration(_number(overall.get('totalTimeSpent')))} elapsed loading"
+    )
+    if waited_seconds is not None:
+        line += f", {duration(max(waited_seconds, 0.0))} waited"
+    return line
+
+
+def _number(value: Any) -> int:
+    # A progress line must never break the poll loop, whatever the payload holds.
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 class NeptuneLoadStatusTrigger(BaseTrigger):
@@ -89,12 +111,7 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
                     )
                     return
                 self.log.info(
-                    "Neptune load %s: %s, %s records so far, %ss elapsed (poll %d)",
-                    self.load_id,
-                    loader_status or "unknown",
-                    overall.get("totalRecords", 0),
-                    overall.get("totalTimeSpent", 0),
-                    polls,
+                    "%s (poll %d)", progress_line(self.load_id, overall, time.monotonic() - started), polls
                 )
             except NeptuneLoaderError as exc:
                 if exc.status_code in _FATAL_HTTP:

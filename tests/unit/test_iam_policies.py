@@ -1,0 +1,484 @@
+"""deploy/iam/: the policies parse, stay least-privilege, and allow every AWS action the code calls.
+
+The actions are *found in the code*, not listed by hand: every boto3 client call (a method named like an
+operation of botocore's service models, plus ``get_paginator``/``get_waiter``/S3 transfers), every Amazon
+provider class or hook method the code uses, and every Neptune ``/loader`` request. Each is mapped to its IAM
+action and must be allowed by the policy of the role that runs that code:
+
+- ``plugins/rdfox_pipeline`` (but ``cli/``, which runs with a person's credentials) and ``dags/``: the MWAA
+  execution role;
+- ``include/rdfox_local/steps`` (the pod's prepare and publish steps): the pod's IRSA role;
+- Neptune's loader reads what publish wrote under ``<dataset>/<job_id>/data/``: the Neptune loader role.
+
+A new call with no permission fails here with the file and line that needs it.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore import xform_name
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IAM_DIR = REPO_ROOT / "deploy" / "iam"
+PLUGIN_DIR = REPO_ROOT / "plugins" / "rdfox_pipeline"
+STEPS_DIR = REPO_ROOT / "include" / "rdfox_local" / "steps"
+
+# The services whose clients the code may create: their operations name the boto3 methods to look for.
+SERVICES = ("s3", "dynamodb", "sns", "sqs", "ssm", "eks", "sts", "neptunedata")
+# boto3 method / operation -> IAM action, where the IAM action is not "<service>:<OperationName>".
+OPERATION_ACTIONS: dict[str, tuple[str, ...]] = {
+    "s3:HeadObject": ("s3:GetObject",),
+    "s3:HeadBucket": ("s3:ListBucket",),
+    "s3:ListObjectsV2": ("s3:ListBucket",),
+    "s3:ListObjects": ("s3:ListBucket",),
+    "s3:PutBucketNotificationConfiguration": ("s3:PutBucketNotification",),
+}
+# boto3's managed transfers (s3transfer): HEAD + ranged GETs, or single/multipart PUTs (a failed multipart
+# upload is aborted, which is its own permission).
+TRANSFER_ACTIONS = {
+    "download_file": ("s3:GetObject",),
+    "download_fileobj": ("s3:GetObject",),
+    "upload_file": ("s3:PutObject", "s3:AbortMultipartUpload"),
+    "upload_fileobj": ("s3:PutObject", "s3:AbortMultipartUpload"),
+}
+# Where provider classes that call AWS live (cncf-kubernetes talks to Kubernetes, common.compat to Airflow).
+AWS_PROVIDER_MODULES = ("airflow.providers.amazon.", "airflow.providers.common.messaging.")
+# Amazon provider classes the code uses (subclasses or instances) -> what they call on AWS by themselves.
+PROVIDER_CLASS_ACTIONS: dict[str, tuple[str, ...]] = {
+    # Only credentials and sessions: no API call of its own (a role's credentials need no permission).
+    "AwsBaseHook": (),
+    # Deferrable S3KeyTrigger/S3Hook.check_for_key: HEAD the key; a 404 (not a 403) needs ListBucket.
+    "S3KeySensor": ("s3:GetObject", "s3:ListBucket"),
+    "S3KeyTrigger": ("s3:GetObject", "s3:ListBucket"),
+    "S3Hook": (),  # its methods are mapped one by one below
+    "SnsPublishOperator": ("sns:Publish",),
+    # The kubeconfig comes from DescribeCluster; the token is a presigned sts:GetCallerIdentity (needs none).
+    "EksPodOperator": ("eks:DescribeCluster",),
+    # Its kubeconfig generators (generate_config_file[_with_credentials]) describe the cluster, likewise.
+    "EksHook": ("eks:DescribeCluster",),
+    # The asset watcher's trigger (scheme "sqs"): ReceiveMessage, then DeleteMessageBatch of what it read.
+    "MessageQueueTrigger": ("sqs:ReceiveMessage", "sqs:DeleteMessage"),
+}
+S3_HOOK_METHOD_ACTIONS: dict[str, tuple[str, ...]] = {
+    "check_for_key": ("s3:GetObject", "s3:ListBucket"),
+    "get_key": ("s3:GetObject",),
+    "read_key": ("s3:GetObject",),
+    "head_object": ("s3:GetObject", "s3:ListBucket"),
+    "list_keys": ("s3:ListBucket",),
+    "load_string": ("s3:PutObject",),
+    "load_bytes": ("s3:PutObject",),
+}
+# Neptune's loader API over HTTP (SigV4 when IAM auth is on): (method, path) -> neptune-db action.
+NEPTUNE_REQUESTS = {
+    ("POST", "/loader"): "neptune-db:StartLoaderJob",
+    ("GET", "/loader"): "neptune-db:ListLoaderJobs",
+    ("GET", "/loader/{id}"): "neptune-db:GetLoaderJobStatus",
+    ("DELETE", "/loader/{id}"): "neptune-db:CancelLoaderJob",
+}
+# Functions that never run on MWAA, with why; their calls need no permission in the execution role.
+LOCAL_ONLY_FUNCTIONS = {
+    "create_table_if_missing": "local stacks and tests create the job table; on AWS it comes with the "
+    "infrastructure (docs/deploy.md)",
+}
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
+DOCUMENTED_PLACEHOLDERS = {
+    "AccountId", "Region", "InputBucket", "OutputBucket", "JobTableName", "BulkloadTopicName",
+    "JobspecQueueName", "EksClusterName", "NeptuneClusterResourceId", "MwaaEnvironmentName", "MwaaBucket",
+    "OidcProvider", "PodNamespace", "PodServiceAccount",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Use:
+    """One place in the code that needs an IAM action."""
+
+    action: str
+    where: str
+
+
+# -- finding the calls --------------------------------------------------------------------------------------
+
+
+def _operations() -> dict[str, list[str]]:
+    """boto3 method name -> ["service:Operation", ...] for the services above."""
+    session = botocore.session.get_session()
+    out: dict[str, list[str]] = {}
+    for service in SERVICES:
+        for operation in session.get_service_model(service).operation_names:
+            out.setdefault(xform_name(operation), []).append(f"{service}:{operation}")
+    return out
+
+
+def _waiter_operation(waiter: str) -> list[str]:
+    session = botocore.session.get_session()
+    found = []
+    for service in SERVICES:
+        try:
+            model = session.get_waiter_model(service)
+        except Exception:
+            continue
+        names = {xform_name(name): name for name in model.waiter_names}
+        if waiter in names:
+            found.append(f"{service}:{model.get_waiter(names[waiter]).operation}")
+    return found
+
+
+def _iam(operation: str) -> tuple[str, ...]:
+    return OPERATION_ACTIONS.get(operation, (operation,))
+
+
+def _functions_by_line(tree: ast.AST) -> list[tuple[int, int, str]]:
+    return [
+        (node.lineno, node.end_lineno or node.lineno, node.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+
+
+def _enclosing(functions: list[tuple[int, int, str]], line: int) -> set[str]:
+    return {name for start, end, name in functions if start <= line <= end}
+
+
+def _string(node: ast.AST | None) -> str | None:
+    """A literal string, or an f-string with its placeholders as ``{id}``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{id}" for v in node.values)
+    return None
+
+
+def find_uses(files: Iterable[Path], *, skip_local_only: bool) -> Iterator[Use]:
+    operations = _operations()
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        functions = _functions_by_line(tree)
+        rel = path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path.name
+        imported = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(AWS_PROVIDER_MODULES)
+            for alias in node.names
+        }
+        for name in sorted(imported):
+            if name[:1].isupper():  # classes: hooks, operators, sensors, triggers
+                if name not in PROVIDER_CLASS_ACTIONS:
+                    raise AssertionError(
+                        f"{rel}: uses provider class {name}: "
+                        "add what it calls on AWS to PROVIDER_CLASS_ACTIONS"
+                    )
+                for action in PROVIDER_CLASS_ACTIONS[name]:
+                    yield Use(action, f"{rel} ({name})")
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            if skip_local_only and _enclosing(functions, node.lineno) & set(LOCAL_ONLY_FUNCTIONS):
+                continue
+            method, where = node.func.attr, f"{rel}:{node.lineno}"
+            first = _string(node.args[0]) if node.args else None
+            if method in operations:
+                for operation in operations[method]:
+                    for action in _iam(operation):
+                        yield Use(action, where)
+            elif method == "get_paginator" and first:
+                for operation in operations.get(first, []):
+                    for action in _iam(operation):
+                        yield Use(action, where)
+            elif method == "get_waiter" and first:
+                for operation in _waiter_operation(first):
+                    for action in _iam(operation):
+                        yield Use(action, where)
+            elif method in TRANSFER_ACTIONS:
+                for action in TRANSFER_ACTIONS[method]:
+                    yield Use(action, where)
+            if "S3Hook" in imported and method in S3_HOOK_METHOD_ACTIONS:
+                for action in S3_HOOK_METHOD_ACTIONS[method]:
+                    yield Use(action, where)
+            if method in ("_request", "_arequest") and first in ("GET", "POST", "PUT", "DELETE"):
+                path_text = _string(node.args[1]) if len(node.args) > 1 else None
+                if path_text is not None and path_text.startswith("/loader"):
+                    action = NEPTUNE_REQUESTS.get((first, path_text))
+                    assert action, f"{where}: Neptune request {first} {path_text} has no IAM action mapped"
+                    yield Use(action, where)
+
+
+def _python_files(*roots: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    files = []
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            if "__pycache__" not in path.parts and not rel.startswith(exclude):
+                files.append(path)
+    return files
+
+
+def mwaa_files() -> list[Path]:
+    return _python_files(PLUGIN_DIR, REPO_ROOT / "dags", exclude=("cli/",))
+
+
+def pod_files() -> list[Path]:
+    return _python_files(STEPS_DIR)
+
+
+# -- reading the policies -----------------------------------------------------------------------------------
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((IAM_DIR / name).read_text())
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def allowed(policy: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    """The Allow statements whose Action patterns match ``action`` (IAM matching is case-insensitive)."""
+    return [
+        s
+        for s in policy["Statement"]
+        if s["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in _as_list(s.get("Action", [])))
+    ]
+
+
+def resources(policy: dict[str, Any], action: str) -> set[str]:
+    return {r for s in allowed(policy, action) for r in _as_list(s.get("Resource", []))}
+
+
+POLICY_FILES = sorted(p.name for p in IAM_DIR.glob("*.json"))
+
+
+# -- the tests ----------------------------------------------------------------------------------------------
+
+
+def test_the_expected_policy_files_exist() -> None:
+    assert set(POLICY_FILES) == {
+        "mwaa-execution-role-base-policy.json",
+        "mwaa-execution-role-pipeline-policy.json",
+        "mwaa-execution-role-trust.json",
+        "neptune-loader-role-policy.json",
+        "neptune-loader-role-trust.json",
+        "rdfox-pod-irsa-policy.json",
+        "rdfox-pod-irsa-trust.json",
+    }
+
+
+@pytest.mark.parametrize("name", POLICY_FILES)
+def test_policy_is_well_formed(name: str) -> None:
+    policy = load(name)
+    assert policy["Version"] == "2012-10-17"
+    sids = [s["Sid"] for s in policy["Statement"] if "Sid" in s]
+    assert len(sids) == len(set(sids)), f"{name}: duplicate Sid"
+    for statement in policy["Statement"]:
+        assert statement["Effect"] in ("Allow", "Deny")
+        assert set(statement) <= {
+            "Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal", "Condition"
+        }, statement  # fmt: skip
+        for sid in _as_list(statement.get("Sid", [])):
+            assert re.fullmatch(r"[A-Za-z0-9]+", sid), f"{name}: Sid {sid!r} must be alphanumeric"
+        for action in _as_list(statement.get("Action", [])):
+            assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9*]+", action), f"{name}: bad action {action!r}"
+            assert (action != "*" and not action.endswith(":*")) or action == "neptune-db:*", (
+                f"{name}: {action} allows a whole service"
+            )
+    placeholders = set(PLACEHOLDER.findall((IAM_DIR / name).read_text()))
+    assert placeholders <= DOCUMENTED_PLACEHOLDERS, (
+        f"{name}: undocumented {placeholders - DOCUMENTED_PLACEHOLDERS}"
+    )
+
+
+@pytest.mark.parametrize("name", [n for n in POLICY_FILES if n.endswith("-policy.json")])
+def test_resources_are_arns_and_wildcards_only_where_aws_requires(name: str) -> None:
+    # Actions that have no resource-level permissions in IAM: "*" is the only possible resource.
+    resourceless = {"s3:GetAccountPublicAccessBlock", "logs:DescribeLogGroups", "cloudwatch:PutMetricData"}
+    for statement in load(name)["Statement"]:
+        assert "Principal" not in statement, f"{name}: identity policies have no Principal"
+        for resource in _as_list(statement.get("Resource", [])) + _as_list(statement.get("NotResource", [])):
+            if resource == "*":
+                assert set(_as_list(statement["Action"])) <= resourceless, (name, statement.get("Sid"))
+            else:
+                assert resource.startswith("arn:aws:"), (name, resource)
+
+
+def test_every_placeholder_is_explained_in_the_deploy_doc() -> None:
+    doc = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    for placeholder in DOCUMENTED_PLACEHOLDERS:
+        assert f"${{{placeholder}}}" in doc, f"docs/deploy.md does not explain ${{{placeholder}}}"
+    for name in POLICY_FILES:
+        assert name in doc, f"docs/deploy.md does not mention deploy/iam/{name}"
+
+
+def test_the_scanner_finds_calls_and_can_fail(tmp_path: Path) -> None:
+    # The finder must see boto3 calls, paginators, waiters, transfers, hook methods and Neptune requests.
+    sample = tmp_path / "sample.py"
+    sample_text = (
+        "from airflow.providers.amazon.aws.hooks.s3 import S3Hook\n"
+        "def f(client, s3, hook):\n"
+        "    client.update_item(TableName='t')\n"
+        "    client.get_paginator('get_parameters_by_path')\n"
+        "    client.get_waiter('table_exists')\n"
+        "    s3.upload_file('a', 'b', 'c')\n"
+        "    S3Hook().read_key('k', 'b')\n"
+        "    hook._request('POST', '/loader', body={})\n"
+        "    hook._arequest('GET', f'/loader/{x}')\n"
+        "def create_table_if_missing(client):\n"
+        "    client.create_table(TableName='t')\n"
+    )
+    sample.write_text(sample_text)
+    found = {u.action for u in find_uses([sample], skip_local_only=True)}
+    with_local = {u.action for u in find_uses([sample], skip_local_only=False)}
+    sample.write_text("from airflow.providers.amazon.aws.hooks.glue import GlueJobHook\n")
+    with pytest.raises(AssertionError, match="GlueJobHook"):
+        list(find_uses([sample], skip_local_only=True))
+    assert found == {
+        "dynamodb:UpdateItem",
+        "ssm:GetParametersByPath",
+        "dynamodb:DescribeTable",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:GetObject",
+        "neptune-db:StartLoaderJob",
+        "neptune-db:GetLoaderJobStatus",
+    }
+    assert with_local - found == {"dynamodb:CreateTable"}
+    # And the policy check fails for an action no statement allows.
+    assert not allowed(load("mwaa-execution-role-pipeline-policy.json"), "dynamodb:DeleteTable")
+
+
+def _missing(uses: Iterable[Use], policy: dict[str, Any]) -> dict[str, list[str]]:
+    missing: dict[str, list[str]] = {}
+    for use in uses:
+        if not allowed(policy, use.action):
+            missing.setdefault(use.action, []).append(use.where)
+    return missing
+
+
+def test_mwaa_execution_role_allows_every_call_the_plugin_and_dags_make() -> None:
+    uses = list(find_uses(mwaa_files(), skip_local_only=True))
+    actions = {u.action for u in uses}
+    # The scan sees the pipeline's main calls (a sanity floor, not the list the policy is checked against).
+    assert {
+        "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query", "ssm:GetParametersByPath",
+        "s3:GetObject", "sns:Publish", "eks:DescribeCluster", "neptune-db:StartLoaderJob",
+        "neptune-db:GetLoaderJobStatus", "sqs:ReceiveMessage",
+    } <= actions  # fmt: skip
+    missing = _missing(uses, load("mwaa-execution-role-pipeline-policy.json"))
+    assert not missing, f"the MWAA execution role lacks: {missing}"
+
+
+def test_pod_role_allows_every_call_the_steps_make() -> None:
+    uses = list(find_uses(pod_files(), skip_local_only=False))
+    assert {u.action for u in uses} >= {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    missing = _missing(uses, load("rdfox-pod-irsa-policy.json"))
+    assert not missing, f"the pod's IRSA role lacks: {missing}"
+
+
+def test_policies_allow_nothing_the_code_does_not_call() -> None:
+    # Least privilege the other way round: every allowed action is needed by the code (or by Neptune).
+    mwaa_needed = {u.action for u in find_uses(mwaa_files(), skip_local_only=True)}
+    for statement in load("mwaa-execution-role-pipeline-policy.json")["Statement"]:
+        for pattern in _as_list(statement["Action"]):
+            assert any(fnmatch.fnmatchcase(a.lower(), pattern.lower()) for a in mwaa_needed), (
+                f"MWAA pipeline policy allows {pattern} ({statement['Sid']}) but no code calls it"
+            )
+    pod_needed = {u.action for u in find_uses(pod_files(), skip_local_only=False)}
+    for statement in load("rdfox-pod-irsa-policy.json")["Statement"]:
+        assert set(_as_list(statement["Action"])) <= pod_needed, statement["Sid"]
+
+
+def test_local_only_functions_are_not_called_by_mwaa_code() -> None:
+    for path in mwaa_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        functions = _functions_by_line(tree)
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in LOCAL_ONLY_FUNCTIONS
+            ):
+                # Only the wrappers of the same name may call it (the hook delegating to the table).
+                assert node.func.attr in _enclosing(functions, node.lineno), (
+                    f"{path.relative_to(REPO_ROOT)}:{node.lineno} calls {node.func.attr} on MWAA: "
+                    f"{LOCAL_ONLY_FUNCTIONS[node.func.attr]}"
+                )
+
+
+def test_resources_follow_the_code_layout() -> None:
+    from rdfox_pipeline.domain.settings import SSM_PATH
+
+    mwaa = load("mwaa-execution-role-pipeline-policy.json")
+    ssm_path = SSM_PATH.rstrip("/")
+    assert resources(mwaa, "ssm:GetParametersByPath") == {
+        f"arn:aws:ssm:${{Region}}:${{AccountId}}:parameter{ssm_path}",
+        f"arn:aws:ssm:${{Region}}:${{AccountId}}:parameter{ssm_path}/*",
+    }
+    # The job table and its status index (the registration's lookups query the index).
+    table = "arn:aws:dynamodb:${Region}:${AccountId}:table/${JobTableName}"
+    assert resources(mwaa, "dynamodb:Query") == {table, f"{table}/index/*"}
+    # MWAA writes only the job record's large fields into the output bucket, where job_table puts them.
+    assert resources(mwaa, "s3:PutObject") == {"arn:aws:s3:::${OutputBucket}/*/metadata/*"}
+    job_table = (PLUGIN_DIR / "aws" / "job_table.py").read_text()
+    assert re.search(r'key = f"\{job\.dataset\}/\{job_id\}/metadata/', job_table)
+    # The Neptune loader reads only the job's data/ prefix, which is what the load operator points it at.
+    loader = load("neptune-loader-role-policy.json")
+    assert resources(loader, "s3:GetObject") == {"arn:aws:s3:::${OutputBucket}/*/data/*"}
+    from rdfox_pipeline.operators.neptune_load import default_source
+
+    assert fnmatch.fnmatchcase(
+        "arn:aws:s3:::OUT/" + default_source("OUT", "DS", "DS_2024-01-01_001")[len("s3://OUT/") :] + "x.nt",
+        "arn:aws:s3:::OUT/*/data/*",
+    )
+    # The pod reads inputs and writes outputs; never the other way round.
+    pod = load("rdfox-pod-irsa-policy.json")
+    assert resources(pod, "s3:GetObject") == {"arn:aws:s3:::${InputBucket}/*"}
+    assert resources(pod, "s3:PutObject") == {"arn:aws:s3:::${OutputBucket}/*"}
+
+
+def test_trust_policies_name_the_right_principals() -> None:
+    mwaa = load("mwaa-execution-role-trust.json")["Statement"][0]
+    assert set(mwaa["Principal"]["Service"]) == {"airflow.amazonaws.com", "airflow-env.amazonaws.com"}
+    assert load("neptune-loader-role-trust.json")["Statement"][0]["Principal"] == {
+        "Service": "rds.amazonaws.com"
+    }
+    irsa = load("rdfox-pod-irsa-trust.json")["Statement"][0]
+    assert irsa["Action"] == "sts:AssumeRoleWithWebIdentity"
+    condition = irsa["Condition"]["StringEquals"]
+    assert condition["${OidcProvider}:sub"] == "system:serviceaccount:${PodNamespace}:${PodServiceAccount}"
+    assert condition["${OidcProvider}:aud"] == "sts.amazonaws.com"
+
+
+def test_kubernetes_manifest_matches_the_settings_and_the_pod_operator() -> None:
+    import yaml
+    from rdfox_pipeline.domain.settings import SETTINGS
+
+    defaults = {s.name: s.default for s in (SETTINGS.values() if isinstance(SETTINGS, dict) else SETTINGS)}
+    docs = list(yaml.safe_load_all((REPO_ROOT / "deploy" / "k8s" / "rdfox-namespace.yaml").read_text()))
+    by_kind = {d["kind"]: d for d in docs}
+    namespace = defaults["KUBERNETES_NAMESPACE"]
+    assert by_kind["Namespace"]["metadata"]["name"] == namespace
+    account = by_kind["ServiceAccount"]
+    assert (account["metadata"]["name"], account["metadata"]["namespace"]) == (
+        defaults["SERVICE_ACCOUNT"],
+        namespace,
+    )
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    # What the pod operator (cncf-kubernetes PodManager) calls in the namespace, and nothing more.
+    rules = {(r["resources"][0], v) for r in by_kind["Role"]["rules"] for v in r["verbs"]}
+    for call in ("create", "get", "list", "watch", "patch", "delete"):
+        assert ("pods", call) in rules
+    assert ("pods/log", "get") in rules and ("events", "list") in rules
+    assert not [r for r in by_kind["Role"]["rules"] if "secrets" in r["resources"] or "*" in r["verbs"]]
+    binding = by_kind["RoleBinding"]
+    assert binding["subjects"][0]["name"] == "rdfox-pipeline-airflow"
+    doc = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    assert "--kubernetes-groups rdfox-pipeline-airflow" in doc and "groups: [rdfox-pipeline-airflow]" in doc
