@@ -271,7 +271,14 @@ class AirflowServices:
         def reached() -> str | None:
             self.check_alive()
             state = self.task_states(run_id).get(task_id)
-            return state if state in states else None
+            if state in states:
+                return state
+            run = self.runs([run_id]).get(run_id)
+            if run is not None and run.state in FINISHED_RUN_STATES:  # it will never get there: say why now
+                raise RuntimeError(
+                    f"{run_id} ended ({run.state}) before {task_id} was {states}: {self.task_states(run_id)}"
+                )
+            return None
 
         return self._wait(reached, timeout, f"{task_id} of {run_id} to be {'/'.join(states)}", interval=1.0)
 

@@ -36,6 +36,7 @@ the bucket's SQS notification queue).
 | wait_for_neptune_load | deferrable poll of GET /loader/{loadId} | NEPTUNE_LOAD_COMPLETED / failure |
 | notify | SNS success summary | SUCCESS_NOTIFICATION_SENT |
 | notify_failure | SNS error summary when anything failed | ERROR_NOTIFICATION_SENT |
+| mark_run_failed | fails when anything failed, so that a failed job is a failed run | |
 
 Job records: DynamoDB (JOB_TABLE_NAME); settings: SSM `/parameter/pipeline_control/`, then environment.
 """
@@ -102,10 +103,13 @@ with DAG(
     from rdfox_pipeline.operators.job_registration import JobspecKeySensor, RegisterJobOperator
     from rdfox_pipeline.operators.neptune_load import NeptuneBulkLoadOperator
     from rdfox_pipeline.operators.rdfox_pod import RdfoxPodOperator
+    from rdfox_pipeline.operators.run_outcome import MarkRunFailedOperator
     from rdfox_pipeline.sensors.neptune_load_status import NeptuneLoadStatusSensor
     from rdfox_pipeline.sensors.rdfox_log import RdfoxLogSensor
 
-    wait_for_jobspec = JobspecKeySensor(task_id="wait_for_jobspec", deferrable=True)
+    # Read-only waits retry (an S3 blip, or Airflow failing a deferred task that resumed quickly); what
+    # writes or starts something retries only where it is idempotent.
+    wait_for_jobspec = JobspecKeySensor(task_id="wait_for_jobspec", deferrable=True, retries=2)
     # A skipped wait (inline jobspec) must still let registration run; a failed wait must not.
     register_job = RegisterJobOperator(task_id="register_job", trigger_rule="none_failed", retries=0)
     registration = register_job.output
@@ -113,10 +117,15 @@ with DAG(
         task_id="reason",
         registration=registration,
         pool=POOL,
-        retries=0,  # a failed pod has already recorded INFERENCE_FAILED; reruns are a person's decision
+        # One retry, which only reattaches to the job's pod (Airflow 3.3 can fail a deferred task that resumes
+        # quickly, apache/airflow#72716); after a real failure (INFERENCE_FAILED) the retry refuses to rerun.
+        retries=1,
+        retry_delay=timedelta(seconds=20),
         execution_timeout=timedelta(hours=48),
     )
-    parse_rdfox_log = RdfoxLogSensor(task_id="parse_rdfox_log", registration=registration, retries=0)
+    # A log that does not parse fails at once (AirflowFailException: the log will not change); retries are
+    # for reading it.
+    parse_rdfox_log = RdfoxLogSensor(task_id="parse_rdfox_log", registration=registration, retries=2)
     start_neptune_load = NeptuneBulkLoadOperator(
         task_id="start_neptune_load",
         job_id="{{ ti.xcom_pull(task_ids='register_job')['job_id'] }}",
@@ -163,3 +172,18 @@ with DAG(
         wait_for_neptune_load,
         notify,
     ] >> notify_failure
+    # notify_failure succeeding would make the run green: this second leaf makes a failed job a failed run.
+    mark_run_failed = MarkRunFailedOperator(task_id="mark_run_failed")
+    [
+        wait_for_jobspec,
+        register_job,
+        reason,
+        parse_rdfox_log,
+        start_neptune_load,
+        wait_for_neptune_load,
+        notify,
+    ] >> mark_run_failed
+
+    from rdfox_pipeline.task_docs import apply_task_docs
+
+    apply_task_docs(dag)  # each task's doc_md (rdfox_pipeline/task_docs.py)

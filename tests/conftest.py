@@ -1,4 +1,4 @@
-"""Shared fixtures: real local servers over HTTP (moto's server), an isolated Airflow home per test process."""
+"""Shared fixtures: real local servers over HTTP (moto's server), an isolated Airflow home per process."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(_AIRFLOW_HOME / "
 for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_var, None)
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - moto's dummy credentials
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # moto's dummy credentials
 os.environ["AWS_DEFAULT_REGION"] = TEST_REGION
 
 
@@ -49,7 +49,7 @@ def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server for {url} exited early with status {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback URL built by the tests
+            with urllib.request.urlopen(url, timeout=2):  # a loopback URL built by the tests
                 return
         except urllib.error.HTTPError:
             return  # it answered: that is all we wait for

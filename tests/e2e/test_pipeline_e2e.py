@@ -36,7 +36,12 @@ def test_success_end_to_end(local_stack, tmp_path) -> None:
     assert record["dag_run_id"]
     # The summary's last line is one JSON object with exactly the documented keys.
     assert set(json.loads(result.summary_json())) == {
-        "job_id", "status", "inferred_triples", "loaded_triples", "neptune_query_count", "notification_subject",
+        "job_id",
+        "status",
+        "inferred_triples",
+        "loaded_triples",
+        "neptune_query_count",
+        "notification_subject",
     }
 
 
@@ -44,8 +49,8 @@ def test_bad_rules_inference_failed(local_stack) -> None:
     dataset = "BADRULES"
     local_stack.upload_dataset(dataset, extra={"broken.dlog": "[?x, :p, ?y] :- [?x, :q, ?y ."}, rules=False)
     before = local_stack.demo.job_ids(dataset)
-    code, log = local_stack.run_dag({"jobspec": local_stack.jobspec(dataset)}, "bad-rules")
-    assert code != 0 or "failed" in log
+    code, _log = local_stack.run_dag({"jobspec": local_stack.jobspec(dataset)}, "bad-rules")
+    assert code != 0  # a failed job is a failed run (mark_run_failed), not a green one
     record = _new_job(local_stack, dataset, before)
     assert record["job_status"] == "ERROR_NOTIFICATION_SENT"
     assert "rdfox.log" in record["error_reason"], record["error_reason"]
@@ -59,7 +64,8 @@ def test_neptune_load_failed(local_stack) -> None:
     local_stack.upload_dataset(dataset)
     local_stack.http_json(local_stack.neptune_url + "/_emulator/next-load-status", {"status": "LOAD_FAILED"})
     before = local_stack.demo.job_ids(dataset)
-    local_stack.run_dag({"jobspec": local_stack.jobspec(dataset)}, "load-failed")
+    code, _log = local_stack.run_dag({"jobspec": local_stack.jobspec(dataset)}, "load-failed")
+    assert code != 0
     record = _new_job(local_stack, dataset, before)
     assert record["job_status"] == "ERROR_NOTIFICATION_SENT"
     assert record.get("rdfox_stats"), "reasoning should have completed before the load failed"
@@ -73,7 +79,8 @@ def test_invalid_jobspec_schedule_failed_and_nothing_started(local_stack) -> Non
     loads_before = _loads_total(local_stack)
     before = local_stack.demo.job_ids(dataset)
     bad = local_stack.jobspec(dataset, resources={"cores": "four", "memory": "1Gi"})
-    local_stack.run_dag({"jobspec": bad}, "invalid-jobspec")
+    code, _log = local_stack.run_dag({"jobspec": bad}, "invalid-jobspec")
+    assert code != 0
     record = _new_job(local_stack, dataset, before)
     assert record["job_status"] == "ERROR_NOTIFICATION_SENT"
     assert record["error_reason"].startswith("resources.cores"), record["error_reason"]

@@ -6,7 +6,7 @@ One batch of runs, started together so that the module costs about one job's tim
 * ``ok``: a good job, during which the triggerer is killed (SIGKILL) and restarted twice: while the pod is
   awaited and while the Neptune load is awaited. It must still succeed with one pod and one load.
 * ``prepare_fails``: the pod's prepare step exits 3.           -> INFERENCE_FAILED, no load.
-* ``oom``: the job asks for 40Mi; the reasoner goes over it.   -> INFERENCE_FAILED (OOMKilled), no load.
+* ``oom``: the job asks for 16Mi; the pod goes over it.       -> INFERENCE_FAILED (OOMKilled), no load.
 * ``nolog``: the rdfox step exits 0 but writes no rdfox.log.   -> INFERENCE_FAILED naming rdfox.log, no load.
 * ``s3down``: S3 is unreachable from the publish step.         -> INFERENCE_FAILED naming the upload, no
   outputs in S3, no load.
@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rdfox_pipeline.pod.manifest import LABEL_JOB_ID
+from rdfox_pipeline.pod.names import label_value, pod_name_for
 
 from bench._airflow_services import AirflowServices, faulty_stack
 
@@ -43,7 +45,7 @@ POD_SECONDS = 12  # the prepare step's extra time: the pod is awaited long enoug
 LOAD_SECONDS = 12  # Neptune emulator throttle: the load is awaited long enough too
 FAULTS = {
     "prepare_fails": {"images": {"prepare": "rdfox-pipeline/prepare:fail-1"}},
-    "oom": {"resources": {"cores": 1, "memory": "40Mi"}},
+    "oom": {"resources": {"cores": 1, "memory": "16Mi"}},
     "nolog": {"images": {"rdfox": "docker.io/oxfordsemantic/rdfox:nolog-1"}},
     "s3down": {"images": {"publish": "rdfox-pipeline/publish:s3down-1"}},
 }
@@ -70,13 +72,28 @@ class Batch:
             return json.loads(response.read() or b"{}")
 
     def pods_of(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's pods that still exist (a succeeded pod is deleted, a failed one kept)."""
         items = self.http_json("kubernetes", "/api/v1/pods").get("items", [])
-        label = job_id.lower().replace("_", "-")
+        label = label_value(job_id)
+        return [p for p in items if (p["metadata"].get("labels") or {}).get(LABEL_JOB_ID) == label]
+
+    def pods_created_for(self, job_id: str) -> list[str]:
+        """Names of every pod ever created for the job, from the emulator's audit log (deleted ones too)."""
+        audit = self.stack.k8s_dir / "state" / "audit.jsonl"
+        prefix = pod_name_for(job_id) + "-"
+        entries = [json.loads(line) for line in audit.read_text().splitlines() if line.strip()]
         return [
-            p
-            for p in items
-            if any(label in str(v).lower() for v in (p["metadata"].get("labels") or {}).values())
+            e["name"]
+            for e in entries
+            if e["method"] == "POST" and e["code"] == 201 and str(e.get("name", "")).startswith(prefix)
         ]
+
+    def pod_log(self, pod: dict[str, Any], container: str) -> str:
+        meta = pod["metadata"]
+        url = self.stack.state().servers["kubernetes"].url
+        url += f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/log?container={container}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.read().decode(errors="replace")
 
     def loads_of(self, job_id: str) -> list[str]:
         ids = self.http_json("neptune", "/loader?limit=100")["payload"]["loadIds"]
@@ -205,8 +222,9 @@ def test_triggerer_restarted_while_pod_and_load_awaited(batch: Batch) -> None:
     job_id = record["job_id"]
     assert record["job_status"] == "SUCCESS_NOTIFICATION_SENT"
     # One pod, one load, and the record names exactly those.
-    pods = batch.pods_of(job_id)
-    assert [p["metadata"]["name"] for p in pods] == [record["pod_name"]]
+    # One pod was created, the record names it, and it was deleted once it had succeeded.
+    assert batch.pods_created_for(job_id) == [record["pod_name"]]
+    assert batch.pods_of(job_id) == []
     assert batch.loads_of(job_id) == [record["neptune_load_id"]]
     # Each awaited task ran once (resumed from its trigger, not retried).
     for task in ("reason", "wait_for_neptune_load", "start_neptune_load"):
@@ -220,15 +238,17 @@ def test_triggerer_restarted_while_pod_and_load_awaited(batch: Batch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "reason_contains"),
+    ("name", "reason_contains", "publish_log_contains"),
     [
-        ("prepare_fails", "prepare"),
-        ("oom", "OOMKilled"),
-        ("nolog", "rdfox.log"),
-        ("s3down", "upload"),
+        ("prepare_fails", "container prepare exited with status 3", None),
+        ("oom", "OOMKilled", None),
+        ("nolog", "rdfox.log: missing", "rdfox.log is missing"),
+        ("s3down", "rdfox.log: missing", "upload"),
     ],
 )
-def test_pod_fault_fails_the_job_cleanly(batch: Batch, name: str, reason_contains: str) -> None:
+def test_pod_fault_fails_the_job_cleanly(
+    batch: Batch, name: str, reason_contains: str, publish_log_contains: str | None
+) -> None:
     run = batch.runs[name]
     record = batch.job_of(name)
     assert run.state == "failed"
@@ -237,7 +257,11 @@ def test_pod_fault_fails_the_job_cleanly(batch: Batch, name: str, reason_contain
     assert record["job_status"] == "ERROR_NOTIFICATION_SENT", record
     reason = record["error_reason"]
     assert reason_contains in reason and "\n" not in reason, reason
-    assert len(batch.pods_of(job_id)) == 1
+    pods = batch.pods_of(job_id)
+    assert len(pods) == 1, "a failed pod is kept for diagnosis"
+    assert batch.pods_created_for(job_id) == [pods[0]["metadata"]["name"]], "the retry must not run RDFox again"
+    if publish_log_contains:  # the publish step (container "base") says what it found
+        assert publish_log_contains in batch.pod_log(pods[0], "base")
     assert batch.loads_of(job_id) == [], "a failed pod must not lead to a Neptune load"
     assert "neptune_load_id" not in record
     states = batch.services.task_states(batch.run_ids[name])

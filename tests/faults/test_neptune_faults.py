@@ -126,7 +126,7 @@ def _start(job_id: str) -> str:
 
 def _wait(job_id: str, load_id: str) -> dict[str, Any]:
     """The sensor as Airflow runs it: execute defers; the triggerer runs the trigger; execute_complete."""
-    from airflow.exceptions import TaskDeferred
+    from airflow.sdk.exceptions import TaskDeferred
     from rdfox_pipeline.sensors.neptune_load_status import NeptuneLoadStatusSensor
 
     sensor = NeptuneLoadStatusSensor(

@@ -18,6 +18,7 @@ from tests.conftest import TEST_REGION, free_port, start_process, stop_process, 
 
 NEPTUNE_SIGV4_ACCESS_KEY = "AKIDNEPTUNEEMULATOR"
 NEPTUNE_SIGV4_SECRET_KEY = "neptune-emulator-secret"
+NEPTUNE_SIGV4_SESSION_TOKEN = "session-token-of-an-assumed-role"
 TEST_ROLE_ARN = "arn:aws:iam::123456789012:role/NeptuneLoadFromS3"
 ACTIVE = ("LOAD_NOT_STARTED", "LOAD_IN_QUEUE", "LOAD_IN_PROGRESS")
 
@@ -53,7 +54,7 @@ class NeptuneEmulator:
         return self._call("GET", "/loader")["payload"]["loadIds"]
 
     def load_status(self, load_id: str, query: str | None = None) -> dict[str, Any]:
-        """Status with details and all errors via the unsigned control endpoint, or GET /loader with ``query``."""
+        """Status with details and all errors (unsigned control endpoint), or GET /loader with ``query``."""
         if query is None:
             return self._call("GET", f"/_emulator/loads/{load_id}")
         return self._call("GET", f"/loader/{load_id}?{query}")["payload"]
@@ -106,6 +107,7 @@ def neptune_emulator_sigv4_process(
     proc, emulator = _start_emulator(
         moto_server, tmp_path_factory.mktemp("neptune-sigv4"),
         "--sigv4-access-key", NEPTUNE_SIGV4_ACCESS_KEY, "--sigv4-secret-key", NEPTUNE_SIGV4_SECRET_KEY,
+        "--sigv4-session-token", NEPTUNE_SIGV4_SESSION_TOKEN,
     )  # fmt: skip
     try:
         yield emulator
@@ -115,7 +117,8 @@ def neptune_emulator_sigv4_process(
 
 @pytest.fixture
 def neptune_emulator_sigv4(neptune_emulator_sigv4_process: NeptuneEmulator) -> NeptuneEmulator:
-    """An emulator that checks SigV4 signatures of NEPTUNE_SIGV4_ACCESS_KEY / NEPTUNE_SIGV4_SECRET_KEY."""
+    """An emulator that checks SigV4 signatures of NEPTUNE_SIGV4_ACCESS_KEY / NEPTUNE_SIGV4_SECRET_KEY made
+    as temporary credentials (session token NEPTUNE_SIGV4_SESSION_TOKEN, as an assumed role has)."""
     neptune_emulator_sigv4_process.reset()
     return neptune_emulator_sigv4_process
 

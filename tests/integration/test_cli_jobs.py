@@ -1,5 +1,5 @@
 """`rdfox-pipeline jobs show|list` against moto's server: once as a user runs it (a subprocess with only the
-AWS environment), the rest in-process through ``cli.main.main`` (same code, without paying a start-up each)."""
+AWS environment), the rest in-process through ``cli.main.main`` (same code, without a start-up each)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,9 @@ def main_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
     return code, out, err
 
 
-def test_list_by_status_and_limit(in_process: None, jobs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_by_status_and_limit(
+    in_process: None, jobs: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = main_cli(capsys, "jobs", "list", "--status", "created")
     assert code == 0, err
     listed = [json.loads(line) for line in out.splitlines()]
@@ -96,7 +98,7 @@ def test_list_by_status_and_limit(in_process: None, jobs: list[str], capsys: pyt
         (("jobs", "show", "CLI_2021-08-01_999"), "no job 'CLI_2021-08-01_999' in table"),
         (("jobs", "show", "CLI_2021-8-1_000"), "invalid date"),
         (("jobs", "list", "--status", "DONE"), "unknown job status 'DONE'"),
-        (("jobs", "show", "X_2021-08-01_000", "--table", "no-such-table"), "job table 'no-such-table' does not"),
+        (("jobs", "show", "X_2021-08-01_000", "--table", "no-such-table"), "job table 'no-such-table' does"),
         (("jobs", "list", "--limit", "0"), "must be at least 1"),
     ],
 )

@@ -5,6 +5,11 @@ plugins.zip into its plugins folder (on sys.path) and parses dags/. Here the con
 fetched, so it is replaced by what it enforces for the packages that matter: ``apache-airflow==<version>``,
 plus this machine's installed versions as a local constraints file (constraints add no package; they only
 keep uv on versions already in its cache). Nothing else is installed: not this project, not its dev tools.
+
+The trade-off (docs/deploy.md): CI has no route to raw.githubusercontent.com, so this cannot prove that
+Airflow's published constraints resolve with the listed requirements, and it runs on the CI's Python rather
+than MWAA's. It does prove that the listed requirements are complete (the DAG and the plugin import with
+nothing else), that plugins.zip is importable from its root, and that the bundle needs no local tooling.
 """
 
 from __future__ import annotations

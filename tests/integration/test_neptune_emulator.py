@@ -12,6 +12,7 @@ from tests.conftest import TEST_REGION
 from tests.integration.conftest import (
     NEPTUNE_SIGV4_ACCESS_KEY,
     NEPTUNE_SIGV4_SECRET_KEY,
+    NEPTUNE_SIGV4_SESSION_TOKEN,
     NeptuneEmulator,
     load_body,
 )
@@ -298,8 +299,18 @@ def test_sparql_update_query_and_errors(neptune_emulator):
     assert status["status"] == "healthy"
 
 
+def _auth(
+    key: str = NEPTUNE_SIGV4_ACCESS_KEY,
+    secret: str = NEPTUNE_SIGV4_SECRET_KEY,
+    region: str = TEST_REGION,
+    service: str = "neptune-db",
+    token: str | None = NEPTUNE_SIGV4_SESSION_TOKEN,
+) -> AWS4Auth:
+    return AWS4Auth(key, secret, region, service, session_token=token)
+
+
 def test_sigv4_signed_requests_are_accepted(neptune_emulator_sigv4, s3_source):
-    auth = AWS4Auth(NEPTUNE_SIGV4_ACCESS_KEY, NEPTUNE_SIGV4_SECRET_KEY, TEST_REGION, "neptune-db")
+    auth = _auth()
     source = s3_source({"a.nt": NT})
     response = post(neptune_emulator_sigv4, load_body(source), auth=auth)
     assert response.status_code == 200, response.text
@@ -314,12 +325,14 @@ def test_sigv4_signed_requests_are_accepted(neptune_emulator_sigv4, s3_source):
     "auth",
     [
         None,
-        AWS4Auth(NEPTUNE_SIGV4_ACCESS_KEY, "wrong-secret", TEST_REGION, "neptune-db"),
-        AWS4Auth("AKIDSOMEONEELSE", NEPTUNE_SIGV4_SECRET_KEY, TEST_REGION, "neptune-db"),
-        AWS4Auth(NEPTUNE_SIGV4_ACCESS_KEY, NEPTUNE_SIGV4_SECRET_KEY, TEST_REGION, "s3"),
-        AWS4Auth(NEPTUNE_SIGV4_ACCESS_KEY, NEPTUNE_SIGV4_SECRET_KEY, "us-east-1", "neptune-db"),
+        _auth(secret="wrong-secret"),
+        _auth(key="AKIDSOMEONEELSE"),
+        _auth(service="s3"),
+        _auth(region="us-east-1"),
+        _auth(token=None),
+        _auth(token="someone-elses-session-token"),
     ],
-    ids=["unsigned", "bad-secret", "unknown-key", "wrong-service", "wrong-region"],
+    ids=["unsigned", "bad-secret", "unknown-key", "wrong-service", "wrong-region", "no-token", "bad-token"],
 )
 def test_sigv4_refuses_unsigned_or_badly_signed(neptune_emulator_sigv4, auth):
     response = requests.get(f"{neptune_emulator_sigv4.url}/loader", auth=auth, timeout=30)
@@ -328,7 +341,7 @@ def test_sigv4_refuses_unsigned_or_badly_signed(neptune_emulator_sigv4, auth):
 
 
 def test_sigv4_refuses_a_tampered_body(neptune_emulator_sigv4, s3_source):
-    auth = AWS4Auth(NEPTUNE_SIGV4_ACCESS_KEY, NEPTUNE_SIGV4_SECRET_KEY, TEST_REGION, "neptune-db")
+    auth = _auth()
     prepared = requests.Request(
         "POST", f"{neptune_emulator_sigv4.url}/loader", json=load_body(s3_source({"a.nt": NT})), auth=auth
     ).prepare()
@@ -337,3 +350,45 @@ def test_sigv4_refuses_a_tampered_body(neptune_emulator_sigv4, s3_source):
     response = requests.Session().send(prepared, timeout=30)
     assert response.status_code == 403
     assert "x-amz-content-sha256" in response.json()["detailedMessage"]
+
+
+def test_blank_and_comment_lines_are_not_records(neptune_emulator, s3_source):
+    text = f"# exported by a test\n\n{NT}  # an indented comment\n\t\n"
+    load_id = post(neptune_emulator, load_body(s3_source({"a.nt": text}))).json()["payload"]["loadId"]
+    overall = neptune_emulator.wait_for_load(load_id)["overallStatus"]
+    assert (overall["status"], overall["totalRecords"], overall["parsingErrors"]) == ("LOAD_COMPLETED", 3, 0)
+    assert count(neptune_emulator) == 3
+
+
+@pytest.mark.parametrize("mode", ["after", "drop"])
+def test_faults_after_the_work_is_done(neptune_emulator, s3_source, mode):
+    """ "after" answers an error and "drop" closes the connection, once the request has been carried out."""
+    source = s3_source({"a.nt": NT})
+    neptune_emulator.control("faults", {"status": 503, "count": 1, "mode": mode})
+    if mode == "after":
+        answer = post(neptune_emulator, load_body(source))
+        assert answer.status_code == 503 and answer.json()["code"] == "ServiceUnavailableException"
+    else:
+        with pytest.raises(requests.ConnectionError):
+            post(neptune_emulator, load_body(source))
+    [load_id] = neptune_emulator.list_load_ids()  # the load was started all the same
+    assert neptune_emulator.wait_for_load(load_id)["overallStatus"]["status"] == "LOAD_COMPLETED"
+
+
+def test_fault_match_and_slow_answers(neptune_emulator, s3_source):
+    source = s3_source({"a.nt": NT})
+    neptune_emulator.control("faults", {"status": 500, "count": 1, "match": source})
+    assert requests.get(f"{neptune_emulator.url}/status", timeout=30).status_code == 200  # does not match
+    assert post(neptune_emulator, load_body(source)).status_code == 500  # matches: refused, nothing done
+    assert neptune_emulator.list_load_ids() == []
+    neptune_emulator.control("slow-answers", {"seconds": 2, "count": 1})
+    with pytest.raises(requests.ReadTimeout):
+        requests.get(f"{neptune_emulator.url}/status", timeout=0.5)
+    assert requests.get(f"{neptune_emulator.url}/status", timeout=30).status_code == 200
+    for bad in ({"seconds": -1}, {"seconds": 1, "count": "x"}):
+        answer = requests.post(f"{neptune_emulator.url}/_emulator/slow-answers", json=bad, timeout=30)
+        assert answer.status_code == 400
+    answer = requests.post(
+        f"{neptune_emulator.url}/_emulator/faults", json={"status": 500, "mode": "sometimes"}, timeout=30
+    )
+    assert answer.status_code == 400 and "mode" in answer.json()["detailedMessage"]

@@ -17,6 +17,7 @@ from tests.conftest import TEST_REGION, free_port
 from tests.integration.conftest import (
     NEPTUNE_SIGV4_ACCESS_KEY,
     NEPTUNE_SIGV4_SECRET_KEY,
+    NEPTUNE_SIGV4_SESSION_TOKEN,
     TEST_ROLE_ARN,
     neptune_conn_json,
 )
@@ -164,13 +165,10 @@ def test_async_status(neptune_connection, neptune_emulator, s3_source):
     assert payload["overallStatus"]["status"] == "LOAD_COMPLETED" and payload["errors"]["errorLogs"] == []
 
 
-@pytest.fixture
-def iam_connection(neptune_emulator_sigv4, monkeypatch):
+def _iam_connection(emulator, monkeypatch, secret: str = NEPTUNE_SIGV4_SECRET_KEY) -> str:
     monkeypatch.setenv(
         "AIRFLOW_CONN_NEPTUNE_IAM",
-        neptune_conn_json(
-            neptune_emulator_sigv4, iam_auth=True, region=TEST_REGION, aws_conn_id="neptune_signer"
-        ),
+        neptune_conn_json(emulator, iam_auth=True, region=TEST_REGION, aws_conn_id="neptune_signer"),
     )
     monkeypatch.setenv(
         "AIRFLOW_CONN_NEPTUNE_SIGNER",
@@ -178,26 +176,37 @@ def iam_connection(neptune_emulator_sigv4, monkeypatch):
             {
                 "conn_type": "aws",
                 "login": NEPTUNE_SIGV4_ACCESS_KEY,
-                "password": NEPTUNE_SIGV4_SECRET_KEY,
-                "extra": {
-                    "region_name": TEST_REGION,
-                    "aws_session_token": "session-token-of-an-assumed-role",
-                },
+                "password": secret,
+                "extra": {"region_name": TEST_REGION, "aws_session_token": NEPTUNE_SIGV4_SESSION_TOKEN},
             }
         ),
     )
     return "neptune_iam"
 
 
-def test_iam_auth_signs_sync_and_async_requests(iam_connection, neptune_emulator_sigv4, s3_source):
-    hook = fast_hook(neptune_conn_id=iam_connection)
+def test_iam_auth_signs_sync_and_async_requests(neptune_emulator_sigv4, s3_source, monkeypatch, capfd):
+    """Temporary credentials (key, secret, session token) from the AWS connection sign every request."""
+    conn_id = _iam_connection(neptune_emulator_sigv4, monkeypatch)
+    hook = fast_hook(neptune_conn_id=conn_id)
     load_id = start(hook, s3_source({"a.nt": NT}))
     neptune_emulator_sigv4.wait_for_load(load_id)
-    assert hook.get_load_status(load_id, errors=True, page=1, errors_per_page=5)["overallStatus"][
-        "status"
-    ] == ("LOAD_COMPLETED")
-    payload = asyncio.run(fast_hook(neptune_conn_id=iam_connection).aget_load_status(load_id, errors=True))
+    payload = hook.get_load_status(load_id, errors=True, page=1, errors_per_page=5)
     assert payload["overallStatus"]["status"] == "LOAD_COMPLETED"
+    payload = asyncio.run(fast_hook(neptune_conn_id=conn_id).aget_load_status(load_id, errors=True))
+    assert payload["overallStatus"]["status"] == "LOAD_COMPLETED"
+    output = "".join(capfd.readouterr())
+    assert NEPTUNE_SIGV4_SECRET_KEY not in output and NEPTUNE_SIGV4_SESSION_TOKEN not in output
+
+
+def test_badly_signed_hook_is_refused_and_not_retried(neptune_emulator_sigv4, monkeypatch):
+    conn_id = _iam_connection(neptune_emulator_sigv4, monkeypatch, secret="not-the-secret")
+    with pytest.raises(NeptuneLoaderError) as caught:
+        fast_hook(neptune_conn_id=conn_id).list_loads()
+    assert caught.value.status_code == 403 and "signature" in str(caught.value)
+    with pytest.raises(NeptuneLoaderError) as caught:
+        asyncio.run(fast_hook(neptune_conn_id=conn_id).aget_load_status("any-load"))
+    assert caught.value.status_code == 403
+    assert neptune_emulator_sigv4.stats()["requests"] == 2
 
 
 def test_unsigned_hook_is_refused_by_an_iam_cluster(neptune_emulator_sigv4, monkeypatch):

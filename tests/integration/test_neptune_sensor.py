@@ -74,6 +74,22 @@ def test_trigger_completed_after_transient_errors(neptune_connection, neptune_em
     assert neptune_emulator.stats()["faults"]["injected_failures"] == 4
 
 
+def test_trigger_survives_lost_answers_and_logs_progress(
+    neptune_connection, neptune_emulator, s3_source, capfd
+):
+    neptune_emulator.control("throttle", {"seconds": 1.0})
+    load_id = start(s3_source({"a.nt": NT}))
+    # Answers lost on the wire (the server closes the connection): polls fail, are logged, and go on.
+    neptune_emulator.control("faults", {"status": 500, "count": 4, "mode": "drop"})
+    events = run_trigger(NeptuneLoadStatusTrigger(load_id, poll_interval=0.1, timeout=30))
+    assert [e.payload["loader_status"] for e in events] == ["LOAD_COMPLETED"]
+    assert neptune_emulator.stats()["faults"]["injected_failures"] == 4
+    output = capfd.readouterr().out
+    assert "Server disconnected" in output, output
+    progress = [line for line in output.splitlines() if f"Neptune load {load_id}: LOAD_IN_PROGRESS" in line]
+    assert progress and all("records so far" in line and "(poll " in line for line in progress), output
+
+
 def test_trigger_failed_load(neptune_connection, neptune_emulator, s3_source):
     neptune_emulator.control("next-load-status", {"status": "LOAD_FAILED"})
     load_id = start(s3_source({"a.nt": NT}))

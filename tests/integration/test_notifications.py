@@ -47,7 +47,9 @@ def _receive(queue_url: str, expected: int, wait_seconds: int = 5) -> list[dict]
     for _ in range(3):
         if len(envelopes) >= expected:
             break
-        response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds)
+        response = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+        )
         for message in response.get("Messages", []):
             envelopes.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -108,17 +110,18 @@ def test_subscribers_can_filter_on_the_attributes(table: str, topic_and_queue: t
     topic_arn, all_url = topic_and_queue
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
     failures_url = sqs.create_queue(QueueName=f"failures-{uuid.uuid4().hex[:10]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=failures_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = sqs.get_queue_attributes(QueueUrl=failures_url, AttributeNames=["QueueArn"])["Attributes"]
     sns.subscribe(
-        TopicArn=topic_arn, Protocol="sqs", Endpoint=arn,
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=attributes["QueueArn"],
         Attributes={"FilterPolicy": json.dumps({"status": ["INFERENCE_FAILED"]})},
     )  # fmt: skip
     ok = _job(table, "FILTER", "NEPTUNE_LOAD_COMPLETED")
     failed = _job(table, "FILTER", "INFERENCE_FAILED", error_reason="boom")
     for job_id, outcome in ((ok, "success"), (failed, "failure")):
         JobNotificationOperator(
-            task_id=f"notify_{outcome}", job_id=job_id, outcome=outcome, target_arn=topic_arn, table_name=table
-        ).execute({})
+            task_id=f"notify_{outcome}", job_id=job_id, outcome=outcome, target_arn=topic_arn,
+            table_name=table,
+        ).execute({})  # fmt: skip
     assert sorted(e["MessageAttributes"]["job_id"]["Value"] for e in _receive(all_url, 2)) == [ok, failed]
     (only,) = _receive(failures_url, expected=1)
     assert only["MessageAttributes"]["job_id"]["Value"] == failed
@@ -157,7 +160,7 @@ def test_failure_notification_uses_topic_setting_and_hides_credentials(
 
 
 def test_publish_failure_is_recorded_once_per_try_without_finishing_the_job(table: str) -> None:
-    """SNS refuses (no such topic): one publish per task try, the record says why, the job stays unfinished."""
+    """SNS refuses (no such topic): one publish per task try; the record says why; the job stays open."""
     job_id = _job(table, "NOTOPIC", "NEPTUNE_LOAD_FAILED", error_reason="load failed")
     missing_topic = "arn:aws:sns:eu-west-2:123456789012:does-not-exist"
     sends: list[str] = []
@@ -169,14 +172,15 @@ def test_publish_failure_is_recorded_once_per_try_without_finishing_the_job(tabl
 
     for attempt in (1, 2):  # two task tries (e.g. notify, then notify_failure)
         op = JobNotificationOperator(
-            task_id="notify_failure", job_id=job_id, outcome="failure", target_arn=missing_topic, table_name=table
-        )
+            task_id="notify_failure", job_id=job_id, outcome="failure", target_arn=missing_topic,
+            table_name=table,
+        )  # fmt: skip
         op.hook.conn.meta.events.register("before-send.sns.Publish", count_send)  # every HTTP attempt
         with pytest.raises(Exception, match=r"NotFound|does not exist"):
             op.execute({})
         assert len(sends) == attempt  # no retry loop: one request per try
         record = JobMetadataHook(table_name=table, delimiter="_").require_job(job_id)
-        assert record["job_status"] == "NEPTUNE_LOAD_FAILED"  # not finished: a later try may still tell people
+        assert record["job_status"] == "NEPTUNE_LOAD_FAILED"  # unfinished: a later try may still tell people
         assert "NotFound" in record["notification_error"] or "not exist" in record["notification_error"]
         assert record["notification_failures"] == attempt
         assert record["error_reason"] == "load failed"  # the job's own failure reason is kept

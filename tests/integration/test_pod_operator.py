@@ -33,7 +33,8 @@ from tests.integration.k8s_emulator_fixtures import K8sEmulator
 
 DAGS = Path(__file__).parent / "pod_dags"
 DAY = date(2024, 5, 1)
-pytestmark = pytest.mark.slow
+# The first test also pays for the module's one DAG run (~2 min on a quiet 2-core machine).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 FILES = {
     "rules/chains.dlog": "[?x, <urn:p>, ?y] :- [?y, <urn:p>, ?x] .\n",
@@ -149,6 +150,13 @@ def runs(
         add("rdfox_unschedulable", "rdfox", FILES, resources={"cores": 512, "memory": "1Gi"},
             settings={"POD_STARTUP_TIMEOUT_SECONDS": 5})  # fmt: skip
         add("rdfox_keep_endpoint", "rdfox", FILES, rdfox={"keep_endpoint": True})
+        add("rdfox_fails", "rdfox", {**FILES, **BAD_DATA})
+        add(
+            "rdfox_unmapped_image",
+            "rdfox",
+            FILES,
+            images={"prepare": "registry.example/not-mapped/prepare:9"},
+        )
 
         config_path = tmp / "pod-test.json"
         config_path.write_text(json.dumps({"tasks": tasks}))
@@ -167,7 +175,7 @@ def runs(
         env.pop("KUBECONFIG", None)  # the connection alone must be enough
         airflow = str(Path(sys.executable).with_name("airflow"))
         result = subprocess.run(
-            [airflow, "dags", "test", "kpo_on_emulator"], env=env, capture_output=True, text=True, timeout=600
+            [airflow, "dags", "test", "kpo_on_emulator"], env=env, capture_output=True, text=True, timeout=720
         )
         output = result.stdout + result.stderr
         (tmp / "airflow-output.txt").write_text(output)
@@ -241,6 +249,29 @@ def test_pipeline_operator_success_records_the_pod_and_node(runs: Runs) -> None:
     created = min(e["time"] for e in audit if e["method"] == "POST")
     running = min(e["time"] for e in audit if e.get("phase") in ("Running", "Succeeded"))
     assert running - created > 1
+
+
+def test_failing_rdfox_fails_the_job_with_the_exit_status_and_the_logs_diagnosis(runs: Runs) -> None:
+    _assert_state(runs, "rdfox_fails", "failed")
+    record = runs.record("rdfox_fails")
+    assert record["job_status"] == "INFERENCE_FAILED"
+    assert record["error_reason"].startswith("container base exited with status 1 (Error); rdfox.log: ")
+    s = runs.scenarios["rdfox_fails"]
+    assert record["rdfox_log_uri"] == f"s3://{s.out_bucket}/{s.dataset}/{s.job_id}/rdfox.log"
+
+
+def test_image_pull_error_fails_the_job_with_the_reason(runs: Runs) -> None:
+    _assert_state(runs, "rdfox_unmapped_image", "failed")
+    record = runs.record("rdfox_unmapped_image")
+    assert record["job_status"] == "INFERENCE_FAILED"
+    reason = record["error_reason"]  # the kubelet says ErrImagePull first, ImagePullBackOff after a retry
+    assert reason.startswith(
+        (
+            "container prepare could not start (ErrImagePull",
+            "container prepare could not start (ImagePullBackOff",
+        )
+    )
+    assert "registry.example/not-mapped/prepare:9" in record["error_reason"]
 
 
 def test_oom_killed_rdfox_fails_the_job_with_the_reason(runs: Runs) -> None:

@@ -36,8 +36,24 @@ def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 @pytest.fixture
 def dataset(tmp_path: Path, env: dict[str, str]) -> Path:
     directory = tmp_path / "dataset"
-    done = cli(["sample", "generate", str(directory / "parts"), "--transactions", "300", "--parties", "60",
-                "--seed", "11", "--suspicious-share", "0.1", "--files", "2"], env)
+    done = cli(
+        [
+            "sample",
+            "generate",
+            str(directory / "parts"),
+            "--transactions",
+            "300",
+            "--parties",
+            "60",
+            "--seed",
+            "11",
+            "--suspicious-share",
+            "0.1",
+            "--files",
+            "2",
+        ],
+        env,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(directory / "parts" / f"part-000{i}.nt") for i in (1, 2)]
     for sample in SAMPLES.iterdir():
@@ -72,9 +88,14 @@ def test_reason_writes_answers_and_a_log_that_log_parse_reads(
 
     # The same run with naive evaluation gives the same answers.
     naive = tmp_path / "naive"
-    assert cli(["reason", str(dataset), "--out", str(naive), "--naive", "--engine", "local"], env).returncode == 0
+    assert (
+        cli(["reason", str(dataset), "--out", str(naive), "--naive", "--engine", "local"], env).returncode
+        == 0
+    )
     for answer in answers:
-        assert sorted((naive / "data" / answer.name).read_text().splitlines()) == sorted(answer.read_text().splitlines())
+        assert sorted((naive / "data" / answer.name).read_text().splitlines()) == sorted(
+            answer.read_text().splitlines()
+        )
     assert "Evaluation: naive" in (naive / "rdfox.log").read_text()
 
 
@@ -94,7 +115,9 @@ def test_reason_refuses_bad_input_with_one_line(dataset: Path, tmp_path: Path, e
     no_license = cli(["reason", str(dataset), "--out", str(tmp_path / "o3"), "--engine", "rdfox"], env)
     assert no_license.returncode == 2 and "needs a license" in no_license.stderr
 
-    (dataset / "zz-bad.dlog").write_text("PREFIX ex: <http://ex/>\nex:q[?x] :- ex:p(?x) .\n", encoding="utf-8")
+    (dataset / "zz-bad.dlog").write_text(
+        "PREFIX ex: <http://ex/>\nex:q[?x] :- ex:p(?x) .\n", encoding="utf-8"
+    )
     bad = cli(["reason", str(dataset), "--out", str(tmp_path / "o4")], env)
     assert bad.returncode == 2
     assert "reasoning failed (exit 1)" in bad.stderr and "/data/zz-bad.dlog:2:" in bad.stderr
@@ -111,11 +134,15 @@ def test_sample_generate_refuses_bad_options(tmp_path: Path, env: dict[str, str]
     assert done.returncode == 2 and "not a directory" in done.stderr
 
 
-def test_the_reasoner_runs_as_the_pods_rdfox_command(dataset: Path, tmp_path: Path, env: dict[str, str]) -> None:
+def test_the_reasoner_runs_as_the_pods_rdfox_command(
+    dataset: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
     scripts, output = tmp_path / "scripts", tmp_path / "output"
     (output / "data").mkdir(parents=True)
     scripts.mkdir()
-    keys = sorted(p.relative_to(dataset).as_posix() for p in dataset.rglob("*") if p.suffix in (".nt", ".dlog"))
+    keys = sorted(
+        p.relative_to(dataset).as_posix() for p in dataset.rglob("*") if p.suffix in (".nt", ".dlog")
+    )
     (scripts / "job.rdfox").write_text(
         generate_rdfox_script(
             rule_files=[k for k in keys if k.endswith(".dlog")],
@@ -125,12 +152,18 @@ def test_the_reasoner_runs_as_the_pods_rdfox_command(dataset: Path, tmp_path: Pa
         ),
         encoding="utf-8",
     )
-    env["RDFOX_LOCAL_PATH_MAP"] = json.dumps({"/data": str(dataset), "/scripts": str(scripts), "/output": str(output)})
+    env["RDFOX_LOCAL_PATH_MAP"] = json.dumps(
+        {"/data": str(dataset), "/scripts": str(scripts), "/output": str(output)}
+    )
     log_path = output / "rdfox.log"
     with log_path.open("w") as log:
         status = subprocess.run(
             [sys.executable, "-m", "rdfox_local.reasoner", "sandbox", "/data", "exec /scripts/job.rdfox"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, timeout=300, check=False,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            timeout=300,
+            check=False,
         ).returncode
     assert status == 0, log_path.read_text()
     stats = json.loads(cli(["log", "parse", str(log_path)], env).stdout)

@@ -1,4 +1,4 @@
-"""bandit finds nothing of medium or high severity in the shipped code (plugins, dags, include) or the bench,
+"""bandit finds nothing of medium or high severity in the shipped code (plugins, dags, include),
 with the project's configuration; a reviewed exception carries ``# nosec <ID>`` and its reason on the line.
 ``make lint`` runs bandit too (any severity); this test keeps the medium/high promise inside ``make test``.
 """
@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_bandit_no_medium_or_high_findings() -> None:
     bandit = str(Path(sys.executable).with_name("bandit"))
     done = subprocess.run(
-        [bandit, "-q", "-c", "pyproject.toml", "-r", "plugins", "dags", "include", "bench", "-ll", "-f", "json"],
+        [bandit, "-q", "-c", "pyproject.toml", "-r", "plugins", "dags", "include", "-ll", "-f", "json"],
         cwd=REPO,
         capture_output=True,
         text=True,

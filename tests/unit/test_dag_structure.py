@@ -43,7 +43,7 @@ def test_imports_without_errors(dag) -> None:
 
 
 def test_task_order(dag) -> None:
-    assert set(dag.task_ids) == {*CHAIN, "notify_failure"}
+    assert set(dag.task_ids) == {*CHAIN, "notify_failure", "mark_run_failed"}
     for position, (upstream, downstream) in enumerate(itertools.pairwise(CHAIN)):
         upstreams = dag.get_task(downstream).upstream_task_ids
         assert upstream in upstreams, downstream
@@ -52,15 +52,23 @@ def test_task_order(dag) -> None:
         assert upstreams <= set(CHAIN[: position + 1]), (downstream, upstreams)
     # notify_failure watches every task that can fail after the jobspec wait.
     assert dag.get_task("notify_failure").upstream_task_ids == set(CHAIN[1:])
+    # A failed job is a failed run: mark_run_failed watches every task and is, with notify_failure, a leaf.
+    assert dag.get_task("mark_run_failed").upstream_task_ids == set(CHAIN)
+    leaves = {t.task_id for t in dag.tasks if not t.downstream_task_ids}
+    assert leaves == {"notify_failure", "mark_run_failed"}
 
 
 def test_trigger_rules_retries_and_pool(dag) -> None:
     assert dag.get_task("register_job").trigger_rule == "none_failed"  # runs after a skipped wait
     assert dag.get_task("notify_failure").trigger_rule == "one_failed"
+    assert dag.get_task("mark_run_failed").trigger_rule == "one_failed"
+    assert dag.get_task("mark_run_failed").retries == 0
     assert dag.get_task("notify").trigger_rule == "all_success"
     assert dag.get_task("register_job").retries == 0  # allocation is not blindly retried
-    assert dag.get_task("reason").retries == 0
+    assert dag.get_task("reason").retries == 1  # reattaches only; refuses after INFERENCE_FAILED
     assert dag.get_task("start_neptune_load").retries > 0  # idempotent
+    for read_only in ("wait_for_jobspec", "parse_rdfox_log", "wait_for_neptune_load"):
+        assert dag.get_task(read_only).retries > 0, read_only
     assert dag.get_task("reason").pool == "rdfox_pods"
 
 

@@ -392,3 +392,16 @@ def test_the_modules_accept_the_arguments_the_services_pass(services: dict[str, 
     # argparse exits on an unknown option: the check above would catch a renamed flag.
     with pytest.raises(SystemExit):
         k8s_parser().parse_args([*args_of("k8s-emulator"), "--no-such-flag"])
+
+
+def test_init_creates_the_pool_the_dag_uses(services: dict[str, Any]) -> None:
+    # A task in a pool that does not exist is never scheduled: airflow-init creates the DAG's pool.
+    dag_text = (REPO_ROOT / "dags" / "rdfox_neptune_pipeline.py").read_text()
+    pool = re.search(r'^POOL = "([a-z_]+)"', dag_text, re.M)
+    assert pool, "the DAG names its pool in POOL"
+    script = services["airflow-init"]["command"][-1]
+    last = script.strip().splitlines()[-1]
+    assert last.startswith("exec /entrypoint bash -c "), "migration (the entrypoint) runs before the pool"
+    words = shlex.split(shlex.split(last)[-1])
+    assert words[:4] == ["airflow", "pools", "set", pool.group(1)]
+    assert int(words[4]) >= 1

@@ -66,6 +66,8 @@ PROVIDER_CLASS_ACTIONS: dict[str, tuple[str, ...]] = {
     "EksPodOperator": ("eks:DescribeCluster",),
     # Its kubeconfig generators (generate_config_file[_with_credentials]) describe the cluster, likewise.
     "EksHook": ("eks:DescribeCluster",),
+    # In the triggerer it builds the kubeconfig with EksHook's generator: DescribeCluster again.
+    "EksPodTrigger": ("eks:DescribeCluster",),
     # The asset watcher's trigger (scheme "sqs"): ReceiveMessage, then DeleteMessageBatch of what it read.
     "MessageQueueTrigger": ("sqs:ReceiveMessage", "sqs:DeleteMessage"),
 }

@@ -226,3 +226,36 @@ def test_redact_keeps_ordinary_text_and_removes_given_values() -> None:
     assert redact(plain) == plain
     redacted = redact("license xyz-LICENSE-123 expired", ["xyz-LICENSE-123", None, ""])
     assert redacted == "license [REDACTED] expired"
+
+
+@pytest.mark.parametrize(
+    "field", ["job_id", "dataset", "job_status", "dag_run_id", "pod_name", "worker_node_type", "error_reason"]
+)
+def test_a_known_secret_never_leaves_whatever_field_holds_it(field: str) -> None:
+    """The credentials in use are removed from the subject, body and attributes, ids and names included."""
+    secret = "Tok3nValue-9f8e7d"  # a made-up value
+    record = {
+        "job_id": "DS_2021-08-01_000",
+        "dataset": "DS",
+        "job_status": "INFERENCE_FAILED",
+        "dag_run_id": "manual__1",
+        "pod_name": "rdfox-ds",
+        "worker_node_type": "r5.large",
+        "error_reason": "failed",
+        "jobspec": {"output_bucket": "out"},
+    }
+    record[field] = f"x-{secret}-y"
+    note = render_notification(record, secrets=[secret])
+    assert secret not in as_golden_text(note)
+    assert "[REDACTED]" in as_golden_text(note)
+    assert len(note.subject) <= SUBJECT_LIMIT
+
+
+def test_credentials_in_a_dag_run_id_or_error_file_name_are_redacted() -> None:
+    """Who triggers a run chooses its id; Neptune error file names are URLs: both are free text."""
+    record = failure_record()
+    record["dag_run_id"] = "manual__token=abc123def456"
+    record["neptune_stats"]["error_logs"][0]["file_name"] = "https://bucket/x.nt?X-Amz-Signature=cafe0123beef"
+    note = render_notification(record)
+    assert "abc123def456" not in note.body and "cafe0123beef" not in note.body
+    assert "manual__token=[REDACTED]" in note.body

@@ -1,4 +1,5 @@
-"""Rules the engine cannot run fail loudly: unsupported constructs at file:line, unstratifiable programs by rule."""
+"""Rules the engine cannot run fail loudly: unsupported constructs at file:line, unstratifiable
+programs naming the rules."""
 
 from __future__ import annotations
 
@@ -19,7 +20,11 @@ P = "PREFIX ex: <http://ex/>\n"
         (P + "\nex:q[?x] :- [?x, ex:p, ?y, ex:g] .\n", 3, "named-graph"),
         (P + "ex:q[?x, ?z] :- ex:p[?x, ?y],\n  BIND(FOO(?y) AS ?z) .\n", 3, "FOO"),
         (P + "ex:q[?x, ?z] :- ex:p[?x, ?y], BIND(<http://f/g>(?y) AS ?z) .\n", 2, "<http://f/g>"),
-        (P + "ex:q[?x, ?z] :- AGGREGATE(ex:p[?x, ?y] ON ?x BIND GROUP_CONCAT(?y) AS ?z) .\n", 2, "GROUP_CONCAT"),
+        (
+            P + "ex:q[?x, ?z] :- AGGREGATE(ex:p[?x, ?y] ON ?x BIND GROUP_CONCAT(?y) AS ?z) .\n",
+            2,
+            "GROUP_CONCAT",
+        ),
         (P + "ex:q[?x, ?z] :- ex:p[?x, ?y] .\n", 2, "?z must be bound"),
         (P + "ex:q[?x] :- ex:p[?x, ?y], FILTER(?z > 1) .\n", 2, "?z"),
         (P + "\n\nfoo:q[?x] :- ex:p[?x, ?y] .\n", 4, "undeclared prefix 'foo:'"),
@@ -41,9 +46,7 @@ def test_unsupported_or_invalid_rules_name_file_and_line(text: str, line: int, w
 
 def test_an_unstratifiable_negation_names_the_rules_in_the_cycle() -> None:
     rules = P + (
-        "ex:base[?x] :- ex:input[?x] .\n"
-        "ex:p[?x] :- ex:q[?x], NOT ex:r[?x] .\n"
-        "ex:r[?x] :- ex:p[?x] .\n"
+        "ex:base[?x] :- ex:input[?x] .\nex:p[?x] :- ex:q[?x], NOT ex:r[?x] .\nex:r[?x] :- ex:p[?x] .\n"
     )
     with pytest.raises(StratificationError) as caught:
         reason(rules, path="chains.dlog")

@@ -29,7 +29,10 @@ def test_find_license_prefers_content_then_file_then_home(tmp_path: Path) -> Non
     assert rdfox_launcher.find_license({"HOME": str(home), "RDFOX_LICENSE_CONTENT": "  "}) is None
     lic = tmp_path / "RDFox.lic"
     lic.write_text("license", encoding="utf-8")
-    assert rdfox_launcher.find_license({"HOME": str(home), "RDFOX_LICENSE_FILE": str(lic)}) == ("file", str(lic))
+    assert rdfox_launcher.find_license({"HOME": str(home), "RDFOX_LICENSE_FILE": str(lic)}) == (
+        "file",
+        str(lic),
+    )
     missing = {"HOME": str(home), "RDFOX_LICENSE_FILE": str(tmp_path / "missing.lic")}
     assert rdfox_launcher.find_license(missing) is None
     (home / ".RDFox").mkdir(parents=True)
@@ -79,11 +82,13 @@ def _dataset(tmp_path: Path) -> Path:
     data = tmp_path / "dataset"
     data.mkdir()
     (data / "rules.dlog").write_text(
-        "PREFIX ex: <http://ex/>\nex:tc[?x, ?y] :- ex:e[?x, ?y] .\nex:tc[?x, ?z] :- ex:tc[?x, ?y], ex:e[?y, ?z] .\n",
+        "PREFIX ex: <http://ex/>\nex:tc[?x, ?y] :- ex:e[?x, ?y] .\n"
+        "ex:tc[?x, ?z] :- ex:tc[?x, ?y], ex:e[?y, ?z] .\n",
         encoding="utf-8",
     )
     (data / "edges.nt").write_text(
-        "".join(f"<http://ex/n{i}> <http://ex/e> <http://ex/n{i + 1}> .\n" for i in range(4)), encoding="utf-8"
+        "".join(f"<http://ex/n{i}> <http://ex/e> <http://ex/n{i + 1}> .\n" for i in range(4)),
+        encoding="utf-8",
     )
     (data / "tc.rq").write_text("CONSTRUCT { ?x <http://ex/tc> ?y } WHERE { ?x <http://ex/tc> ?y }\n")
     (data / "tc.count.rq").write_text("SELECT (COUNT(*) AS ?tcCount) WHERE { ?x <http://ex/tc> ?y }\n")
@@ -102,8 +107,14 @@ def test_a_licensed_run_goes_to_rdfox_with_local_paths(fake_rdfox: Path, tmp_pat
     lic.write_text("license", encoding="utf-8")
     env = _env(tmp_path, RDFOX_EXECUTABLE=str(fake_rdfox), RDFOX_LICENSE_FILE=str(lic))
     data, out = _dataset(tmp_path), tmp_path / "out"
-    done = subprocess.run([*CLI, "reason", str(data), "--out", str(out)], capture_output=True, text=True,
-                          env=env, timeout=120, check=False)
+    done = subprocess.run(
+        [*CLI, "reason", str(data), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "argv.json").read_text())
     assert record["license_file"] == str(lic)
@@ -111,8 +122,16 @@ def test_a_licensed_run_goes_to_rdfox_with_local_paths(fake_rdfox: Path, tmp_pat
     exec_command = record["argv"][2]
     assert exec_command.startswith("exec /") and "/scripts/" not in exec_command  # a rewritten copy
     assert len((out / "data" / "tc.rq.nt").read_text().splitlines()) == 10  # 5 nodes in a path: 4+3+2+1
-    stats = json.loads(subprocess.run([*CLI, "log", "parse", str(out / "rdfox.log")], capture_output=True,
-                                      text=True, env=env, timeout=60, check=True).stdout)
+    stats = json.loads(
+        subprocess.run(
+            [*CLI, "log", "parse", str(out / "rdfox.log")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        ).stdout
+    )
     assert stats["counts"] == {"tcCount": 10} and stats["query_answers"] == {"tc.rq": 10}
 
 
@@ -136,11 +155,23 @@ def test_real_rdfox_gives_the_local_reasoners_answers(tmp_path: Path) -> None:
     outputs = {}
     for engine in ("rdfox", "local"):
         out = tmp_path / engine
-        done = subprocess.run([*CLI, "reason", str(data), "--out", str(out), "--engine", engine],
-                              capture_output=True, text=True, env=env, timeout=600, check=False)
+        done = subprocess.run(
+            [*CLI, "reason", str(data), "--out", str(out), "--engine", engine],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr + (out / "rdfox.log").read_text(errors="replace")
         outputs[engine] = sorted((out / "data" / "tc.rq.nt").read_text().splitlines())
-        parsed = subprocess.run([*CLI, "log", "parse", str(out / "rdfox.log")], capture_output=True, text=True,
-                                env=env, timeout=60, check=False)
+        parsed = subprocess.run(
+            [*CLI, "log", "parse", str(out / "rdfox.log")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
         assert parsed.returncode == 0, parsed.stderr
     assert outputs["rdfox"] == outputs["local"]

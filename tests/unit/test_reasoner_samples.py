@@ -37,7 +37,7 @@ class Chain:
 
 
 def md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - the rules' identifier hash
+    return hashlib.md5(text.encode()).hexdigest()
 
 
 def reference_chains(triples: list[ox.Triple]) -> list[Chain]:
@@ -56,7 +56,8 @@ def reference_chains(triples: list[ox.Triple]) -> list[Chain]:
     chains: list[Chain] = []
     frontier = [
         Chain(f"{ENT}chain_{md5(tx)}", p["hasOriginator"], (tx,))
-        for tx, p in transactions.items() if p["hasOriginator"] in suspicious
+        for tx, p in transactions.items()
+        if p["hasOriginator"] in suspicious
     ]
     while frontier:
         chains.extend(frontier)
@@ -81,7 +82,8 @@ def classify(chains: list[Chain], triples: list[ox.Triple]) -> dict[str, set[str
     by_members = {c.members: c.iri for c in chains}  # a chain's members determine its originator
     extended = {by_members[c.members[:-1]] for c in chains if len(c.members) > 1}
     full = {
-        c.iri for c in chains
+        c.iri
+        for c in chains
         if props[props[c.members[-1]]["hasBeneficiary"]].get("isSuspicious") == "true"
         and props[c.members[-1]]["hasBeneficiary"] != c.originator
     }
@@ -136,6 +138,10 @@ def test_count_queries_match_the_reference(generated: tuple[Path, list[ox.Triple
     path, triples = generated
     expected = classify(reference_chains(triples), triples)
     store = materialised(path, "semi-naive")
-    for name, cls in (("fullchains", "FullChain"), ("chains", "PartialChain"), ("highvaluechains", "HighValueChain")):
+    for name, cls in (
+        ("fullchains", "FullChain"),
+        ("chains", "PartialChain"),
+        ("highvaluechains", "HighValueChain"),
+    ):
         answer = answer_query(store, (SAMPLES / f"{name}.count.rq").read_text(), "text/csv", "all", {})
         assert answer.text.splitlines()[1] == str(len(expected[cls])), name

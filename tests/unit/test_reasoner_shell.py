@@ -1,9 +1,11 @@
-"""The RDFox script runner: the prepare step's script runs, writes answers, and logs what the log parser reads."""
+"""The RDFox script runner: the prepare step's script runs, writes answers, and logs what the log
+parser reads."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 from pathlib import Path
 
@@ -125,8 +127,10 @@ def test_a_bad_rule_file_stops_the_script_at_its_line(pod: dict[str, Path]) -> N
     status, log = run(pod, ["exec /scripts/job.rdfox"])
     assert status == 1
     errors = [line for line in log.splitlines() if line.startswith("ERROR")]
-    assert errors == [f"ERROR: /scripts/job.rdfox:{import_line}: /data/bad.dlog:3:3: unsupported construct "
-                      "'OPTIONAL' in a rule body"]
+    assert errors == [
+        f"ERROR: /scripts/job.rdfox:{import_line}: /data/bad.dlog:3:3: unsupported construct "
+        "'OPTIONAL' in a rule body"
+    ]
     assert "TOTALTIME" not in log  # on-error stop: nothing after the failing command ran
     with pytest.raises(RdfoxLogError):
         parse_rdfox_log(log)
@@ -183,22 +187,36 @@ def test_errors_name_the_command_line(pod: dict[str, Path], command: str, messag
 
 def test_base_and_prefix_commands_apply_to_rule_files_imported_later(pod: dict[str, Path]) -> None:
     (pod["data"] / "rel.dlog").write_text("<q>[?x, ?y] :- e:e[?x, ?y] .\n", encoding="utf-8")
-    status, log = run(pod, [
-        "set on-error stop", "dstore create s", "active s", f"prefix e: <{EX}>", "base <http://base/>",
-        'import "/data/rel.dlog" "/data/part-1.nt"',
-        "SELECT (COUNT(*) AS ?qCount) WHERE { ?x <http://base/q> ?y }",
-    ])
+    status, log = run(
+        pod,
+        [
+            "set on-error stop",
+            "dstore create s",
+            "active s",
+            f"prefix e: <{EX}>",
+            "base <http://base/>",
+            'import "/data/rel.dlog" "/data/part-1.nt"',
+            "SELECT (COUNT(*) AS ?qCount) WHERE { ?x <http://base/q> ?y }",
+        ],
+    )
     assert status == 0, log
     assert "qCount\n2\n" in log
     assert "endpoint start: acknowledged" in run(pod, ["endpoint start"])[1]
 
 
 def test_explicit_and_all_fact_domains(pod: dict[str, Path]) -> None:
-    status, log = run(pod, [
-        "dstore create s", "active s", 'import "/data/rules.dlog" "/data/part-1.nt"',
-        "set query.fact-domain explicit", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
-        "set query.fact-domain all", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
-    ])
+    status, log = run(
+        pod,
+        [
+            "dstore create s",
+            "active s",
+            'import "/data/rules.dlog" "/data/part-1.nt"',
+            "set query.fact-domain explicit",
+            "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+            "set query.fact-domain all",
+            "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+        ],
+    )
     assert status == 0, log
     # a -> b -> c: 2 edges, tc has 3 pairs, c is a sink.
     assert re.findall(r"^n\n(\d+)$", log, re.M) == ["2", "6"]
@@ -215,3 +233,57 @@ def test_path_map_maps_only_whole_path_components() -> None:
         PathMap.from_env({"RDFOX_LOCAL_PATH_MAP": "{nope"})
     with pytest.raises(ValueError, match="absolute pod paths"):
         PathMap.from_env({"RDFOX_LOCAL_PATH_MAP": '{"data": "/tmp"}'})
+
+
+def test_gzipped_data_and_answer_formats(pod: dict[str, Path]) -> None:
+    import gzip
+
+    with gzip.open(pod["data"] / "edges.nt.gz", "wt", encoding="utf-8") as handle:
+        handle.write("".join(f"{iri(s)} {iri('e')} {iri(o)} .\n" for s, o in EDGES))
+    select = "SELECT ?y WHERE { <http://ex/a> <http://ex/tc> ?y } ORDER BY ?y"
+    status, log = run(
+        pod,
+        [
+            "set on-error stop",
+            "dstore create s",
+            "active s",
+            'import "/data/rules.dlog" "/data/edges.nt.gz"',
+            "set query.answer-format text/tab-separated-values",
+            select,
+            "set query.answer-format application/sparql-results+json",
+            select,
+            "set query.answer-format text/turtle",
+            "CONSTRUCT { ?y a <http://ex/Sink> } WHERE { ?y a <http://ex/Sink> }",
+            "set query.answer-format text/csv",
+            "ASK { <http://ex/x> <http://ex/tc> <http://ex/d> }",
+        ],
+    )
+    assert status == 0, log
+    assert f"?y\n{iri('b')}\n{iri('c')}\n{iri('d')}\n" in log
+    start = log.index('{"head"')
+    answer = json.loads(log[start : log.index("\n", start)])
+    assert [b["y"]["value"] for b in answer["results"]["bindings"]] == [EX + "b", EX + "c", EX + "d"]
+    assert re.search(r"<http://ex/d> a <http://ex/Sink> \.", log)
+    assert "\ntrue\n" in log  # x -> c -> d
+
+
+def test_a_second_materialisation_retracts_what_no_longer_holds(pod: dict[str, Path]) -> None:
+    # After part-2 arrives, c has an outgoing edge: c is no longer a sink, d is (a -> b -> c -> d).
+    count_sinks = "SELECT (COUNT(*) AS ?sinkCount) WHERE { ?y a <http://ex/Sink> }"
+    status, log = run(
+        pod,
+        [
+            "set on-error stop",
+            "dstore create s",
+            "active s",
+            'import "/data/rules.dlog" "/data/part-1.nt"',
+            count_sinks,
+            "SELECT ?y WHERE { ?y a <http://ex/Sink> }",
+            'import "/data/part-2.ttl"',
+            "SELECT ?y WHERE { ?y a <http://ex/Sink> }",
+            "info",
+        ],
+    )
+    assert status == 0, log
+    assert re.findall(r"^y\n(\S+)$", log, re.M) == [EX + "c", EX + "d"]
+    assert re.search(r"Aggregate number of IDB facts\s*:\s*13\b", log)

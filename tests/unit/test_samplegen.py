@@ -56,16 +56,27 @@ def test_shaped_like_the_reference_sample(reference_dir: Path) -> None:
 
 
 def test_counts_and_transaction_invariants() -> None:
-    options = SampleOptions(transactions=300, parties=50, suspicious_share=0.1, high_risk_share=0.2, seed=1,
-                            end_date=dt.date(2021, 6, 21), max_days_before=5)
+    options = SampleOptions(
+        transactions=300,
+        parties=50,
+        suspicious_share=0.1,
+        high_risk_share=0.2,
+        seed=1,
+        end_date=dt.date(2021, 6, 21),
+        max_days_before=5,
+    )
     triples = parse("\n".join(generate_lines(options)[0]) + "\n")
     types = Counter(t.object.value.rsplit("#", 1)[1] for t in triples if t.predicate.value == RDF_TYPE)
     assert types["Transaction"] == 300 and types["Party"] == 50 and types["Address"] == 50
     by_subject: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for t in triples:
         by_subject[t.subject.value][t.predicate.value.rsplit("#", 1)[1]].append(t.object)
-    suspicious = [s for s, props in by_subject.items() if props.get("isSuspicious") == [ox.Literal(
-        "true", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#boolean"))]]
+    suspicious = [
+        s
+        for s, props in by_subject.items()
+        if props.get("isSuspicious")
+        == [ox.Literal("true", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#boolean"))]
+    ]
     assert len(suspicious) == 5  # 10 % of 50
     assert sum(1 for props in by_subject.values() if "hasRiskTag" in props) == 10  # 20 % of 50
     earliest, latest = dt.datetime(2021, 6, 16), dt.datetime(2021, 6, 21)

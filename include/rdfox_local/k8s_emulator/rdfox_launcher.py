@@ -18,10 +18,20 @@ def _license_present(env: Mapping[str, str]) -> bool:
     return any(c and Path(c).is_file() for c in candidates)
 
 
+def _is_launcher_shim(path: str) -> bool:
+    """The emulator's own ``RDFox`` shim (it runs this launcher): never the real binary. Without this check a
+    license made the launcher exec its own shim forever (found by the issue-9 fault tests)."""
+    try:
+        with open(path, "rb") as handle:
+            return b"rdfox_launcher" in handle.read(4096)
+    except OSError:
+        return False
+
+
 def real_rdfox_binary() -> str | None:
     """The RDFox executable: on PATH, or inside the ``rdfox`` PyPI package."""
     found = shutil.which("RDFox")
-    if found:
+    if found and not _is_launcher_shim(found):
         return found
     spec = importlib.util.find_spec("rdfox")
     if spec is None or not spec.submodule_search_locations:

@@ -30,10 +30,18 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         default=os.environ.get("NEPTUNE_EMULATOR_SIGV4_SECRET"),
         help="secret key for SigV4 checking (or env NEPTUNE_EMULATOR_SIGV4_SECRET)",
     )
+    parser.add_argument(
+        "--sigv4-session-token",
+        default=os.environ.get("NEPTUNE_EMULATOR_SIGV4_SESSION_TOKEN"),
+        help="with SigV4 checking: the credentials are temporary, requests must carry this session token "
+        "(or env NEPTUNE_EMULATOR_SIGV4_SESSION_TOKEN)",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if bool(args.sigv4_access_key) != bool(args.sigv4_secret_key):
         parser.error("--sigv4-access-key and --sigv4-secret-key must be given together")
+    if args.sigv4_session_token and not args.sigv4_access_key:
+        parser.error("--sigv4-session-token needs --sigv4-access-key and --sigv4-secret-key")
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -45,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         store_dir=args.store,
         sigv4_access_key=args.sigv4_access_key,
         sigv4_secret_key=args.sigv4_secret_key,
+        sigv4_session_token=args.sigv4_session_token,
     )
 
 

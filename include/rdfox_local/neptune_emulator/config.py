@@ -14,6 +14,7 @@ class EmulatorConfig:
     store_dir: str | None = None  # None: in-memory pyoxigraph store
     sigv4_access_key: str | None = None
     sigv4_secret_key: str | None = None
+    sigv4_session_token: str | None = None  # temporary credentials: requests must carry this token
     max_queue: int = 64  # Neptune queues at most 64 load requests
     max_tracked_loads: int = 1024  # Neptune only tracks the most recent 1,024 loads
     max_errors_per_load: int = 10_000  # ... and the last 10,000 errors of each

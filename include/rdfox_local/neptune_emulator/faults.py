@@ -7,6 +7,7 @@ A failure is injected in one of three modes, for the next ``count`` requests:
   cluster carried on: the client cannot tell whether its POST started a load);
 - ``drop``: do the work, then close the connection without answering (a lost answer).
 
+With ``match``, only requests whose method, path or body contain that text count (e.g. one job's source).
 ``slow-answers`` delays the answers of the next requests (work done at once, answer late: client timeouts);
 ``throttle`` makes each load last at least a set time.
 """
@@ -40,26 +41,31 @@ class Faults:
     _status: int = 0
     _remaining: int = 0
     _mode: str = "before"
+    _match: str | None = None
     throttle_seconds: float = 0.0
     _next_load_status: str | None = None
     injected: int = 0
     _slow_seconds: float = 0.0
     _slow_remaining: int = 0
 
-    def set_failures(self, status: int, count: int, mode: str = "before") -> None:
+    def set_failures(self, status: int, count: int, mode: str = "before", match: str | None = None) -> None:
         if status not in _FAULT_BODIES:
             raise ValueError(f"status: must be one of {sorted(_FAULT_BODIES)}, got {status!r}")
         if not isinstance(count, int) or count < 0:
             raise ValueError(f"count: must be a non-negative integer, got {count!r}")
         if mode not in FAULT_MODES:
             raise ValueError(f"mode: must be one of {', '.join(FAULT_MODES)}, got {mode!r}")
+        if match is not None and (not isinstance(match, str) or not match):
+            raise ValueError(f"match: must be a non-empty string, got {match!r}")
         with self._lock:
-            self._status, self._remaining, self._mode = status, count, mode
+            self._status, self._remaining, self._mode, self._match = status, count, mode, match
 
-    def take_failure(self) -> InjectedFault | None:
-        """The fault for this request, if one is pending (consumes it)."""
+    def take_failure(self, request_text: str = "") -> InjectedFault | None:
+        """The fault for this request (``request_text``: method, path and body), if one is pending."""
         with self._lock:
             if self._remaining <= 0:
+                return None
+            if self._match is not None and self._match not in request_text:
                 return None
             self._remaining -= 1
             self.injected += 1
@@ -104,7 +110,7 @@ class Faults:
     def reset(self) -> None:
         with self._lock:
             self._status = self._remaining = 0
-            self._mode = "before"
+            self._mode, self._match = "before", None
             self._slow_seconds, self._slow_remaining = 0.0, 0
             self.throttle_seconds = 0.0
             self._next_load_status = None
@@ -116,6 +122,7 @@ class Faults:
                 "pending_failures": self._remaining,
                 "failure_status": self._status or None,
                 "failure_mode": self._mode,
+                "failure_match": self._match,
                 "throttle_seconds": self.throttle_seconds,
                 "next_load_status": self._next_load_status,
                 "injected_failures": self.injected,

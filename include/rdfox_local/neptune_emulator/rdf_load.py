@@ -1,12 +1,14 @@
 """Loading one feed (one S3 object) into the pyoxigraph store, with Neptune's counters and error records.
 
-Fast path: one counting parse, then pyoxigraph's own ``bulk_load`` (what the benchmark compares against).
-Only a feed that has a syntax error takes the slow path, which finds every bad record (line formats) or
-keeps what came before the first error (Turtle, RDF/XML, which a parser cannot resynchronise).
+Fast path: pyoxigraph's own ``bulk_load`` (what the benchmark compares against), records counted by lines
+for N-Triples/N-Quads and by a counting parse for Turtle/RDF/XML. Only a feed that has a syntax error takes
+the slow path, which finds every bad record (line formats) or keeps what came before the first error
+(Turtle, RDF/XML, which a parser cannot resynchronise).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -80,6 +82,21 @@ def _slow_document_records(
     return good
 
 
+# A line that is not a record starts (after its newline) blank, indented or with a comment. One regex with a
+# literal first byte: scanned at C speed (a tenth of what five substring searches cost).
+_NOT_A_RECORD_START = re.compile(rb"\n[\n#\t\r ]")
+
+
+def count_line_records(data: bytes) -> int:
+    """Records of an N-Triples/N-Quads feed: its lines, less blank and comment-only ones.
+
+    The usual export (no blank, indented or comment lines) is counted with C-speed scans; any other file
+    line by line."""
+    if data[:1] not in (b" ", b"\t", b"\r", b"\n", b"#") and not _NOT_A_RECORD_START.search(data):
+        return data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+    return sum(1 for line in data.splitlines() if line.strip() and not line.lstrip().startswith(b"#"))
+
+
 def load_feed(
     store: ox.Store, data: bytes, format_name: str, *, base_iri: str, named_graph: str, fail_on_error: bool
 ) -> FeedResult:
@@ -89,7 +106,14 @@ def load_feed(
     result = FeedResult()
     before = len(store)
     try:
-        result.records = sum(1 for _ in ox.parse(data, fmt, base_iri=base_iri))
+        if format_name in LINE_FORMATS:
+            # One record per line: count lines instead of parsing twice; a syntax error makes bulk_load
+            # raise (the in-memory store keeps nothing of the failed call) and the slow path below runs.
+            result.records = count_line_records(data)
+        else:
+            result.records = sum(1 for _ in ox.parse(data, fmt, base_iri=base_iri))
+        if result.records:
+            store.bulk_load(data, fmt, base_iri=base_iri, to_graph=graph)
     except SyntaxError:
         result.records = 0
         if format_name in LINE_FORMATS:
@@ -98,9 +122,6 @@ def load_feed(
             good = _slow_document_records(data, fmt, base_iri, result)
         if good:
             store.bulk_extend(_regraph(good, graph))
-    else:
-        if result.records:
-            store.bulk_load(data, fmt, base_iri=base_iri, to_graph=graph)
     result.inserted = len(store) - before
     # Records already in the store (or repeated in the feed) are Neptune's "duplicates".
     result.duplicates = result.records - len(result.errors) - result.inserted

@@ -63,7 +63,12 @@ class EmulatorServer:
         self.faults = Faults()
         self.loader = Loader(self.store, S3Source(config.s3_endpoint, config.region), self.faults, config)
         self.verifier = (
-            SigV4Verifier(config.sigv4_access_key or "", config.sigv4_secret_key or "", config.region)
+            SigV4Verifier(
+                config.sigv4_access_key or "",
+                config.sigv4_secret_key or "",
+                config.region,
+                session_token=config.sigv4_session_token,
+            )
             if config.sigv4_enabled
             else None
         )
@@ -195,7 +200,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, self._control(path, body), request_id)
                 return
             self.app.count_request()
-            fault = self.app.faults.take_failure()
+            fault = self.app.faults.take_failure(
+                f"{self.command} {self.path}\n{body.decode('utf-8', errors='replace')}"
+            )
             if fault is not None and fault.mode == "before":
                 raise fault.error
             self._fault_after = fault  # applied by _send to whatever this request answers
@@ -315,7 +322,9 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command != "POST":
                 raise NeptuneApiError(405, "MethodNotAllowedException", f"{self.command} {path}")
             if path == "/_emulator/faults":
-                app.faults.set_failures(data.get("status"), data.get("count", 1), data.get("mode", "before"))
+                app.faults.set_failures(
+                    data.get("status"), data.get("count", 1), data.get("mode", "before"), data.get("match")
+                )
             elif path == "/_emulator/slow-answers":
                 app.faults.set_slow_answers(data.get("seconds"), data.get("count", 1))
             elif path == "/_emulator/throttle":

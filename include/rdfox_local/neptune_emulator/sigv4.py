@@ -27,10 +27,14 @@ _AUTH = re.compile(
 
 
 class SigV4Verifier:
-    def __init__(self, access_key: str, secret_key: str, region: str) -> None:
+    def __init__(
+        self, access_key: str, secret_key: str, region: str, session_token: str | None = None
+    ) -> None:
         self._access_key = access_key
         self._secret_key = secret_key
         self._region = region
+        # Temporary credentials (an assumed role): every request must carry this token, signed.
+        self._session_token = session_token
 
     def verify(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> None:
         """Raise a 403 NeptuneApiError unless the request carries a valid signature of our credentials."""
@@ -63,6 +67,12 @@ class SigV4Verifier:
         signed_names = match["signed"].split(";")
         if "host" not in signed_names or any(name not in lower for name in signed_names):
             raise access_denied("SignedHeaders must include host and only headers present in the request")
+        if self._session_token is not None:
+            token = lower.get("x-amz-security-token", "")
+            if not token or "x-amz-security-token" not in signed_names:
+                raise access_denied("Temporary credentials need a signed X-Amz-Security-Token header")
+            if not hmac.compare_digest(token, self._session_token):
+                raise access_denied("The security token included in the request is invalid")
 
         parts = urlsplit(raw_path)
         request = AWSRequest(

@@ -32,9 +32,14 @@ def _commands(raw: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rdfox_local.reasoner", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--engine", choices=("auto", "local", "rdfox"), default=os.environ.get("RDFOX_LOCAL_ENGINE", "auto"))
+    parser = argparse.ArgumentParser(
+        prog="python -m rdfox_local.reasoner",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--engine", choices=("auto", "local", "rdfox"), default=os.environ.get("RDFOX_LOCAL_ENGINE", "auto")
+    )
     parser.add_argument("--naive", action="store_true", help="naive instead of semi-naive evaluation")
     parser.add_argument("mode", choices=("sandbox",), help="RDFox's mode; only 'sandbox' is supported")
     parser.add_argument("root", help="the sandbox root directory")
@@ -45,8 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.engine == "rdfox" or (args.engine == "auto" and rdfox_launcher.real_rdfox_available()):
         if not rdfox_launcher.real_rdfox_available():
-            print("error: --engine rdfox needs RDFOX_LICENSE_CONTENT/RDFOX_LICENSE_FILE and an RDFox executable",
-                  file=sys.stderr)
+            print(
+                "error: --engine rdfox needs RDFOX_LICENSE_CONTENT/RDFOX_LICENSE_FILE and RDFox",
+                file=sys.stderr,
+            )
             return 2
         return rdfox_launcher.run_real_rdfox(["sandbox", args.root, *args.commands])
 

@@ -48,7 +48,9 @@ def _csv_value(term: object) -> str:
     return str(term)
 
 
-def answer_query(store: DataStore, query: str, answer_format: str, domain: str, prefixes: dict[str, str]) -> Answer:
+def answer_query(
+    store: DataStore, query: str, answer_format: str, domain: str, prefixes: dict[str, str]
+) -> Answer:
     try:
         result = store.sparql_store().query(query, prefixes=prefixes, default_graph=store.graphs(domain))
     except SyntaxError as exc:
@@ -58,7 +60,9 @@ def answer_query(store: DataStore, query: str, answer_format: str, domain: str, 
     if isinstance(result, ox.QueryTriples):
         fmt = TRIPLE_FORMATS.get(answer_format)
         if fmt is None:
-            raise ReasonerError(f"answer format {answer_format!r} does not apply to CONSTRUCT/DESCRIBE queries")
+            raise ReasonerError(
+                f"answer format {answer_format!r} does not apply to CONSTRUCT/DESCRIBE queries"
+            )
         triples = list(dict.fromkeys(result))  # RDFox answers a CONSTRUCT as a set of triples
         if fmt == ox.RdfFormat.N_TRIPLES:
             text = "".join(f"{t.subject} {t.predicate} {t.object} .\n" for t in triples)

@@ -24,8 +24,14 @@ def parse_ntriples(text: str) -> list[Triple]:
         raise ReasonerError(f"data: {exc}") from exc
 
 
-def reason(rules: str, data: str | list[Triple] = "", mode: Mode = "semi-naive", path: str = "<rules>",
-           prefixes: dict[str, str] | None = None, base: str | None = None) -> tuple[FactStore, MaterialisationStats]:
+def reason(
+    rules: str,
+    data: str | list[Triple] = "",
+    mode: Mode = "semi-naive",
+    path: str = "<rules>",
+    prefixes: dict[str, str] | None = None,
+    base: str | None = None,
+) -> tuple[FactStore, MaterialisationStats]:
     """Materialise ``rules`` over ``data``; returns every fact (explicit and derived) and the statistics.
 
     Facts written in the rule text (rules without a body) are explicit, as RDFox imports them.
@@ -41,7 +47,9 @@ def reason(rules: str, data: str | list[Triple] = "", mode: Mode = "semi-naive",
     return store, stats
 
 
-def derived(rules: str, data: str | list[Triple] = "", mode: Mode = "semi-naive", **kwargs: object) -> set[Triple]:
+def derived(
+    rules: str, data: str | list[Triple] = "", mode: Mode = "semi-naive", **kwargs: object
+) -> set[Triple]:
     """Only the facts the rules add (not the input data)."""
     triples = parse_ntriples(data) if isinstance(data, str) else list(data)
     store, _ = reason(rules, triples, mode, **kwargs)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import terms as T
 from .program import BinOp, Call, Const, Expr, InList, UnOp, Var
-from .terms import BOOL, BNODE, DATE, DATETIME, DURATION, IRI, LANG, NUM, OTHER, STR, ExprError, Value
+from .terms import BNODE, BOOL, DATE, DATETIME, DURATION, IRI, LANG, NUM, OTHER, STR, ExprError, Value
 
 Env = list
 Compiled = Callable[[Env], Value]
@@ -25,8 +25,15 @@ Compiled = Callable[[Env], Value]
 AGGREGATE_FUNCTIONS = ("COUNT", "SUM", "MIN", "MAX", "AVG", "MUL")
 
 _CASTS = {
-    T.XSD_INTEGER, T.XSD_DECIMAL, T.XSD_DOUBLE, T.XSD_FLOAT, T.XSD_STRING, T.XSD_BOOLEAN,
-    T.XSD_DATETIME, T.XSD_DATE, T.XSD_DAYTIME_DURATION,
+    T.XSD_INTEGER,
+    T.XSD_DECIMAL,
+    T.XSD_DOUBLE,
+    T.XSD_FLOAT,
+    T.XSD_STRING,
+    T.XSD_BOOLEAN,
+    T.XSD_DATETIME,
+    T.XSD_DATE,
+    T.XSD_DAYTIME_DURATION,
 }
 
 
@@ -185,8 +192,8 @@ def _fn_substr(value: Value, start: Value, length: Value | None = None) -> Value
     if start.kind != NUM or (length is not None and length.kind != NUM):
         raise ExprError("SUBSTR needs numeric positions")
     # SPARQL positions are 1-based and may be fractional (rounded).
-    first = int(round(float(start.py)))
-    last = len(text) + 1 if length is None else first + int(round(float(length.py)))
+    first = round(float(start.py))
+    last = len(text) + 1 if length is None else first + round(float(length.py))
     begin = max(first, 1)
     return _string_result(text[begin - 1 : max(last - 1, begin - 1)], value)
 
@@ -219,7 +226,9 @@ def _rounding(fn: Callable[[Any], Any]) -> Callable[[Value], Value]:
 
 def _date_part(attribute: str) -> Callable[[Value], Value]:
     def fn(value: Value) -> Value:
-        if value.kind not in (DATETIME, DATE) or (value.kind == DATE and attribute not in ("year", "month", "day")):
+        if value.kind not in (DATETIME, DATE) or (
+            value.kind == DATE and attribute not in ("year", "month", "day")
+        ):
             raise ExprError("expected a dateTime")
         part = getattr(value.py, attribute)
         if attribute == "second":
@@ -286,7 +295,7 @@ def _fn_strbefore(a: Value, b: Value) -> Value:
 def _fn_strafter(a: Value, b: Value) -> Value:
     text, sep = _string(a), _string(b)
     index = text.find(sep)
-    return _string_result(text[index + len(sep):], a) if index >= 0 else T.make(STR, "")
+    return _string_result(text[index + len(sep) :], a) if index >= 0 else T.make(STR, "")
 
 
 # Name -> (function, min args, max args). Strict functions get evaluated arguments.
@@ -354,12 +363,14 @@ def _cast(datatype: str, value: Value) -> Value:
             if value.kind == BOOL:
                 return value
         if value.kind == NUM and datatype in (T.XSD_INTEGER, T.XSD_DECIMAL, T.XSD_DOUBLE, T.XSD_FLOAT):
-            py = {T.XSD_INTEGER: int, T.XSD_DECIMAL: Decimal, T.XSD_DOUBLE: float, T.XSD_FLOAT: float}[datatype](
-                value.py if not isinstance(value.py, float) or datatype != T.XSD_DECIMAL else repr(value.py)
-            )
+            py = {T.XSD_INTEGER: int, T.XSD_DECIMAL: Decimal, T.XSD_DOUBLE: float, T.XSD_FLOAT: float}[
+                datatype
+            ](value.py if not isinstance(value.py, float) or datatype != T.XSD_DECIMAL else repr(value.py))
             return T.make(NUM, py)
         if value.kind == BOOL and datatype in (T.XSD_INTEGER, T.XSD_DECIMAL, T.XSD_DOUBLE, T.XSD_FLOAT):
-            return T.make(NUM, {T.XSD_INTEGER: int, T.XSD_DECIMAL: Decimal}.get(datatype, float)(int(value.py)))
+            return T.make(
+                NUM, {T.XSD_INTEGER: int, T.XSD_DECIMAL: Decimal}.get(datatype, float)(int(value.py))
+            )
         if value.kind == DATETIME and datatype == T.XSD_DATE:
             return T.make(DATE, value.py.date())
         if value.kind == DATE and datatype == T.XSD_DATETIME:
@@ -411,6 +422,7 @@ def compile_expr(expr: Expr, slots: dict[str, int]) -> Compiled:
 def _compile_binop(expr: BinOp, slots: dict[str, int]) -> Compiled:
     left, right, op = compile_expr(expr.left, slots), compile_expr(expr.right, slots), expr.op
     if op == "||":
+
         def or_(env: Env) -> Value:
             try:
                 if ebv(left(env)):
@@ -421,6 +433,7 @@ def _compile_binop(expr: BinOp, slots: dict[str, int]) -> Compiled:
 
         return or_
     if op == "&&":
+
         def and_(env: Env) -> Value:
             try:
                 first = ebv(left(env))

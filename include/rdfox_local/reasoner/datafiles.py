@@ -34,7 +34,9 @@ def read_triples(path: Path, display: str) -> Iterator[Triple]:
             for quad in ox.parse(handle, format=fmt, base_iri=path.resolve().as_uri()):
                 graph = getattr(quad, "graph_name", None)
                 if graph is not None and not isinstance(graph, ox.DefaultGraph):
-                    raise ReasonerError(f"{display}: named graphs are not supported by the local reasoner ({graph})")
+                    raise ReasonerError(
+                        f"{display}: named graphs are not supported by the local reasoner ({graph})"
+                    )
                 yield (intern(str(quad.subject)), intern(str(quad.predicate)), intern(str(quad.object)))
     except SyntaxError as exc:
         raise ReasonerError(f"{display}: {exc}") from exc

@@ -46,7 +46,9 @@ class DataStore:
         self.skipped_generalised = 0
 
     # -- loading --------------------------------------------------------------------------------------------
-    def import_rules(self, path: Path, display: str, prefixes: dict[str, str], base: str | None = None) -> ImportResult:
+    def import_rules(
+        self, path: Path, display: str, prefixes: dict[str, str], base: str | None = None
+    ) -> ImportResult:
         started = time.perf_counter()
         program = parse_rule_file(path, prefixes, display_path=display, base=base)
         rules = [r for r in program.rules if not r.is_fact()]
@@ -79,6 +81,13 @@ class DataStore:
 
     # -- reasoning ------------------------------------------------------------------------------------------
     def materialise(self) -> MaterialisationStats:
+        """Derive everything the rules give from the explicit facts.
+
+        A second materialisation starts again from the explicit facts: with NOT or AGGREGATE, a fact derived
+        before new data arrived may no longer hold (RDFox maintains this incrementally; we recompute).
+        """
+        if len(self.facts) != len(self.explicit):
+            self.facts = FactStore(self.explicit)
         stats = materialise(self.program.rules, self.facts, self.mode)
         self.materialised = True
         self.last_stats = stats
@@ -108,7 +117,9 @@ class DataStore:
             for lines, graph in ((explicit, EXPLICIT_GRAPH), (derived, DERIVED_GRAPH)):
                 if lines:
                     try:
-                        store.load("".join(lines).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES, to_graph=graph)
+                        store.load(
+                            "".join(lines).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES, to_graph=graph
+                        )
                     except SyntaxError as exc:
                         raise ReasonerError(f"a fact is not valid RDF: {exc}") from exc
             self.skipped_generalised = skipped

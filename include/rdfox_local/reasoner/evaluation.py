@@ -3,8 +3,8 @@
 Semi-naive: after a first full round, a rule is re-run only in variants where one recursive body atom
 reads the previous round's new facts (the delta), the recursive atoms before it read the older facts and
 the rest read everything; a derivation that uses no new fact was already made, and one that uses several
-is made once (by the variant of its first new atom). Naive: every round re-runs every rule over everything (kept for the property test
-and the benchmark, which compare the two).
+is made once (by the variant of its first new atom). Naive: every round re-runs every rule over everything
+(kept for the property test and the benchmark, which compare the two).
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ class MaterialisationStats:
 
 
 class _CompiledRule:
-    def __init__(self, rule: Rule, recursive: list[int], sources: Sources, sink: set[Triple],
-                 counter: list[int]) -> None:
+    def __init__(
+        self, rule: Rule, recursive: list[int], sources: Sources, sink: set[Triple], counter: list[int]
+    ) -> None:
         self.rule = rule
         self.slots = Slots()
         compiler = BodyCompiler(sources, self.slots)
@@ -105,7 +106,9 @@ def materialise(rules: list[Rule], store: FactStore, mode: Mode = "semi-naive") 
     return stats
 
 
-def _evaluate_stratum(stratum: Stratum, store: FactStore, mode: Mode, stats: MaterialisationStats) -> tuple[int, int]:
+def _evaluate_stratum(
+    stratum: Stratum, store: FactStore, mode: Mode, stats: MaterialisationStats
+) -> tuple[int, int]:
     sources = Sources(store)
     new: set[Triple] = set()
     counter = [0]

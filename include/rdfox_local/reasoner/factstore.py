@@ -111,7 +111,9 @@ class FactStore:
             return sys.getsizeof(term)
 
         for p, table in self.tables.items():
-            size += sys.getsizeof(table) + sys.getsizeof(table.by_s) + sys.getsizeof(table.by_o) + term_size(p)
+            size += (
+                sys.getsizeof(table) + sys.getsizeof(table.by_s) + sys.getsizeof(table.by_o) + term_size(p)
+            )
             for s, objects in table.by_s.items():
                 size += sys.getsizeof(objects) + term_size(s) + sum(term_size(o) for o in objects)
             size += sum(sys.getsizeof(v) for v in table.by_o.values())

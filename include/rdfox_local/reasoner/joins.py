@@ -59,8 +59,12 @@ def _positive_vars(body: tuple[BodyLiteral, ...]) -> set[str]:
     return out
 
 
-def plan(body: tuple[BodyLiteral, ...], first: int | None, sizes: Callable[[Atom], int],
-         outer_bound: set[str] = frozenset()) -> list[tuple[int, set[str]]]:
+def plan(
+    body: tuple[BodyLiteral, ...],
+    first: int | None,
+    sizes: Callable[[Atom], int],
+    outer_bound: set[str] = frozenset(),
+) -> list[tuple[int, set[str]]]:
     """The order in which to evaluate ``body``: ``(index, variables bound before it)`` pairs."""
     positive = _positive_vars(body) | set(outer_bound)
     bound = set(outer_bound)
@@ -110,9 +114,10 @@ def plan(body: tuple[BodyLiteral, ...], first: int | None, sizes: Callable[[Atom
             break
         atoms = [i for i in remaining if isinstance(body[i], Atom)]
         if atoms:
+
             def score(i: int) -> tuple[int, int, int]:
                 atom = body[i]
-                assert isinstance(atom, Atom)  # noqa: S101 - narrowed above
+                assert isinstance(atom, Atom)
                 known = sum(1 for t in atom.terms if not isinstance(t, Var) or t.name in bound)
                 return (known, -sizes(atom), -i)
 
@@ -127,7 +132,9 @@ def plan(body: tuple[BodyLiteral, ...], first: int | None, sizes: Callable[[Atom
             take(deferred[0])
             continue
         # Only literals that can never become ready are left (the parser's safety check prevents this).
-        raise ExprError("rule body cannot be ordered: " + ", ".join(type(body[i]).__name__ for i in remaining))
+        raise ExprError(
+            "rule body cannot be ordered: " + ", ".join(type(body[i]).__name__ for i in remaining)
+        )
     return order
 
 
@@ -150,8 +157,14 @@ class BodyCompiler:
         self.sources = sources
         self.slots = slots
 
-    def chain(self, body: tuple[BodyLiteral, ...], order: list[tuple[int, set[str]]], delta_index: int | None,
-              last: Step, old: frozenset[int] = frozenset()) -> Step:
+    def chain(
+        self,
+        body: tuple[BodyLiteral, ...],
+        order: list[tuple[int, set[str]]],
+        delta_index: int | None,
+        last: Step,
+        old: frozenset[int] = frozenset(),
+    ) -> Step:
         """``delta_index`` reads the last round's new facts; atoms in ``old`` read everything but those."""
         step = last
         for i, bound in reversed(order):
@@ -204,10 +217,7 @@ class BodyCompiler:
 
         def var_pred(env: Env) -> None:
             store: FactStore = getattr(sources, source)
-            if pk == "b":
-                items = [(env[pv], store.tables.get(env[pv]))]
-            else:
-                items = list(store.tables.items())
+            items = [(env[pv], store.tables.get(env[pv]))] if pk == "b" else list(store.tables.items())
             for p, table in items:
                 if table is None:
                     continue
@@ -267,6 +277,7 @@ class BodyCompiler:
         compute = compile_expr(lit.expr, self._expr_slots(lit.expr))
         slot = self.slots.get(lit.var)
         if lit.var in bound:
+
             def bind_check(env: Env) -> None:
                 try:
                     value = compute(env)
@@ -335,8 +346,9 @@ class BodyCompiler:
         return aggregate_step
 
 
-def _const_pred_step(sources: Sources, source: str, p: str, sk: str, sv: Any, ok: str, ov: Any,
-                     repeat_so: bool, nxt: Step) -> Step:
+def _const_pred_step(
+    sources: Sources, source: str, p: str, sk: str, sv: Any, ok: str, ov: Any, repeat_so: bool, nxt: Step
+) -> Step:
     """The common atom shape: a constant predicate; specialised per bound/free pattern for speed."""
     if sk in "cb" and ok in "cb":
         s_const, o_const = sk == "c", ok == "c"
@@ -411,8 +423,10 @@ def _aggregate_index(sources: Sources, lit: Aggregate, known: list[int]) -> dict
 
     # Compile the chain first so that every inner variable has a slot, then size the env.
     chain = compiler.chain(lit.body, order, None, collect)
-    arg_fns = [compile_expr(b.arg, {n: slots.get(n) for n in expr_vars(b.arg)}) if b.arg is not None else None
-               for b in lit.binds]
+    arg_fns = [
+        compile_expr(b.arg, {n: slots.get(n) for n in expr_vars(b.arg)}) if b.arg is not None else None
+        for b in lit.binds
+    ]
     chain([None] * len(slots))
     width = len(lit.group_vars)
     groups: dict[tuple, list[tuple]] = {}

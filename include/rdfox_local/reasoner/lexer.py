@@ -16,19 +16,26 @@ class Token:
     col: int
 
 
-_PN_CHARS_BASE = r"A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C-\u200D\u2070-\u218F" \
+_PN_CHARS_BASE = (
+    r"A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C-\u200D\u2070-\u218F"
     r"\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD"
+)
 _PN_PREFIX = rf"(?:[{_PN_CHARS_BASE}](?:[{_PN_CHARS_BASE}0-9_.\-]*[{_PN_CHARS_BASE}0-9_\-])?)?"
 _PN_LOCAL_CHAR = rf"(?:[{_PN_CHARS_BASE}0-9_\-:]|%[0-9A-Fa-f]{{2}}|\\[_~.\-!$&'()*+,;=/?#@%])"
-_PN_LOCAL = rf"(?:(?:[{_PN_CHARS_BASE}0-9_:]|%[0-9A-Fa-f]{{2}}|\\[_~.\-!$&'()*+,;=/?#@%])" \
+_PN_LOCAL = (
+    rf"(?:(?:[{_PN_CHARS_BASE}0-9_:]|%[0-9A-Fa-f]{{2}}|\\[_~.\-!$&'()*+,;=/?#@%])"
     rf"(?:(?:{_PN_LOCAL_CHAR}|\.)*{_PN_LOCAL_CHAR})?)?"
+)
 
 _TOKEN_RES: list[tuple[str, re.Pattern[str]]] = [
     ("IRI", re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')),
     ("STRING", re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""' r"|'''(?:[^'\\]|\\.|'(?!''))*'''", re.S)),
     ("STRING", re.compile(r'"(?:[^"\\\n\r]|\\.)*"' r"|'(?:[^'\\\n\r]|\\.)*'")),
     ("VAR", re.compile(rf"[?$][{_PN_CHARS_BASE}0-9_][{_PN_CHARS_BASE}0-9_\u00B7]*")),
-    ("BNODE", re.compile(rf"_:[{_PN_CHARS_BASE}0-9_](?:[{_PN_CHARS_BASE}0-9_.\-]*[{_PN_CHARS_BASE}0-9_\-])?")),
+    (
+        "BNODE",
+        re.compile(rf"_:[{_PN_CHARS_BASE}0-9_](?:[{_PN_CHARS_BASE}0-9_.\-]*[{_PN_CHARS_BASE}0-9_\-])?"),
+    ),
     ("PUNCT", re.compile(r":-|\^\^|<=|>=|!=|&&|\|\|")),
     ("PNAME", re.compile(rf"{_PN_PREFIX}:{_PN_LOCAL}")),
     ("NUMBER", re.compile(r"(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")),

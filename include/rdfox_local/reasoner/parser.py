@@ -19,8 +19,8 @@ from .program import (
     Aggregate,
     AggregateBind,
     Atom,
-    BinOp,
     Bind,
+    BinOp,
     BodyLiteral,
     Call,
     Const,
@@ -122,7 +122,7 @@ class _Parser:
             value = urljoin(self.base, value)
         return value
 
-    # -- rules ------------------------------------------------------------------------------------------------
+    # -- rules --------------------------------------------------------------------------------------------
     def rule(self) -> Rule:
         start = self.tok
         head = [self.atom()]
@@ -134,7 +134,9 @@ class _Parser:
             self.next()
             body = self.conjunction(stop=("."))
         elif not self.at("."):
-            raise self.error(f"expected ':-', ',' or '.' after a head atom but found {self.describe(self.tok)}")
+            raise self.error(
+                f"expected ':-', ',' or '.' after a head atom but found {self.describe(self.tok)}"
+            )
         self.expect(".")
         rule = Rule(tuple(head), tuple(body), self.path, start.line)
         check_rule(rule)
@@ -205,7 +207,8 @@ class _Parser:
             function = fname.text.upper()
             if fname.kind != "NAME" or function not in AGGREGATE_FUNCTIONS:
                 raise self.error(
-                    f"unsupported aggregate function {fname.text!r} (supported: {', '.join(AGGREGATE_FUNCTIONS)})",
+                    f"unsupported aggregate function {fname.text!r} "
+                    f"(supported: {', '.join(AGGREGATE_FUNCTIONS)})",
                     fname,
                 )
             self.expect("(")
@@ -225,7 +228,9 @@ class _Parser:
             self.expect_kw("AS")
             binds.append(AggregateBind(function, distinct, arg, self.var().name))
         if not binds:
-            raise self.error(f"expected 'ON' or 'BIND f(...) AS ?v' in AGGREGATE but found {self.describe(self.tok)}")
+            raise self.error(
+                f"expected 'ON' or 'BIND f(...) AS ?v' in AGGREGATE but found {self.describe(self.tok)}"
+            )
         self.expect(")")
         return Aggregate(tuple(inner), tuple(group), tuple(binds), token.line)
 
@@ -241,7 +246,9 @@ class _Parser:
             self.next()
             args = self.term_list("]")
             if len(args) != 3:
-                what = "named-graph (quad) atoms are not supported" if len(args) == 4 else "expected [s, p, o]"
+                what = (
+                    "named-graph (quad) atoms are not supported" if len(args) == 4 else "expected [s, p, o]"
+                )
                 raise self.error(f"{what}: got {len(args)} terms", token)
             return Atom(args[0], args[1], args[2], token.line)
         if token.kind in ("IRI", "PNAME") or (token.kind == "NAME" and token.text == "a"):
@@ -310,7 +317,9 @@ class _Parser:
                     return T.literal(lexical, self.iri_ref(dt_token))
                 if dt_token.kind == "PNAME":
                     return T.literal(lexical, self.expand(dt_token))
-                raise self.error(f"expected a datatype IRI after '^^' but found {self.describe(dt_token)}", dt_token)
+                raise self.error(
+                    f"expected a datatype IRI after '^^' but found {self.describe(dt_token)}", dt_token
+                )
             return T.literal(lexical)
         if token.kind == "NUMBER" or (token.kind == "PUNCT" and token.text in "+-" and self.peek_number()):
             sign = ""
@@ -354,7 +363,11 @@ class _Parser:
             op = self.next().text
             return BinOp(op, left, self.add_expr())
         negated = False
-        if self.at_kw("NOT") and self.tokens[self.i + 1].kind == "NAME" and self.tokens[self.i + 1].text.upper() == "IN":
+        if (
+            self.at_kw("NOT")
+            and self.tokens[self.i + 1].kind == "NAME"
+            and self.tokens[self.i + 1].text.upper() == "IN"
+        ):
             self.next()
             negated = True
         if self.at_kw("IN"):
@@ -405,8 +418,11 @@ class _Parser:
                 raise self.error(f"unsupported function or keyword {token.text!r} in an expression")
             self.next()
             return self.checked_call(Call(name, self.call_args(), token.line), token)
-        if token.kind in ("IRI", "PNAME") and self.tokens[self.i + 1].kind == "PUNCT" and \
-                self.tokens[self.i + 1].text == "(":
+        if (
+            token.kind in ("IRI", "PNAME")
+            and self.tokens[self.i + 1].kind == "PUNCT"
+            and self.tokens[self.i + 1].text == "("
+        ):
             self.next()
             name = self.iri_ref(token) if token.kind == "IRI" else self.expand(token)
             if not is_known_function_iri(name):
@@ -450,17 +466,23 @@ def _positive_vars(body: tuple[BodyLiteral, ...]) -> set[str]:
     return bound
 
 
-def _check_body(body: tuple[BodyLiteral, ...], needed: set[str], path: str, line: int, outer: set[str]) -> None:
+def _check_body(
+    body: tuple[BodyLiteral, ...], needed: set[str], path: str, line: int, outer: set[str]
+) -> None:
     bound = _positive_vars(body) | outer
     for lit in body:
         if isinstance(lit, Filter):
             missing = expr_vars(lit.expr) - bound
             if missing:
-                raise RuleSyntaxError(path, lit.line, f"FILTER uses {_names(missing)} not bound by the rule body")
+                raise RuleSyntaxError(
+                    path, lit.line, f"FILTER uses {_names(missing)} not bound by the rule body"
+                )
         elif isinstance(lit, Bind):
             missing = expr_vars(lit.expr) - bound
             if missing:
-                raise RuleSyntaxError(path, lit.line, f"BIND uses {_names(missing)} not bound by the rule body")
+                raise RuleSyntaxError(
+                    path, lit.line, f"BIND uses {_names(missing)} not bound by the rule body"
+                )
         elif isinstance(lit, Aggregate):
             inner_needed = set(lit.group_vars)
             for b in lit.binds:
@@ -477,7 +499,9 @@ def _check_body(body: tuple[BodyLiteral, ...], needed: set[str], path: str, line
                     raise RuleSyntaxError(path, lit.line, "nested NOT/AGGREGATE inside NOT is not supported")
     missing = needed - bound
     if missing:
-        raise RuleSyntaxError(path, line, f"{_names(missing)} must be bound by a positive atom, BIND or AGGREGATE")
+        raise RuleSyntaxError(
+            path, line, f"{_names(missing)} must be bound by a positive atom, BIND or AGGREGATE"
+        )
 
 
 def _names(names: set[str]) -> str:
@@ -497,14 +521,19 @@ def check_rule(rule: Rule) -> None:
 # ---- entry points ------------------------------------------------------------------------------------------
 
 
-def parse_rules(text: str, path: str = "<rules>", prefixes: dict[str, str] | None = None,
-                base: str | None = None) -> Program:
+def parse_rules(
+    text: str, path: str = "<rules>", prefixes: dict[str, str] | None = None, base: str | None = None
+) -> Program:
     """Parse rule-file text; prefixes declared earlier (e.g. by the shell's ``prefix`` command) apply."""
     return _Parser(text, path, prefixes, base).document()
 
 
-def parse_rule_file(path: str | Path, prefixes: dict[str, str] | None = None, display_path: str | None = None,
-                    base: str | None = None) -> Program:
+def parse_rule_file(
+    path: str | Path,
+    prefixes: dict[str, str] | None = None,
+    display_path: str | None = None,
+    base: str | None = None,
+) -> Program:
     display = display_path or str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")

@@ -31,7 +31,10 @@ class PathMap:
         if not isinstance(mapping, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and k.startswith("/") for k, v in mapping.items()
         ):
-            raise ValueError(f'{ENV_VAR}: expected a JSON object of absolute pod paths to local paths, e.g. {{"/data": "/tmp/d"}}')
+            raise ValueError(
+                f"{ENV_VAR}: expected a JSON object of absolute pod paths to local paths, "
+                '(e.g. {"/data": "/tmp/d"})'
+            )
         return cls(mapping)
 
     def __bool__(self) -> bool:
@@ -45,7 +48,7 @@ class PathMap:
             return path
         for prefix, local in self._items:
             if path == prefix or path.startswith(prefix + "/") or prefix == "/":
-                rest = path[len(prefix):] if prefix != "/" else path
+                rest = path[len(prefix) :] if prefix != "/" else path
                 return local.rstrip("/") + ("/" + rest.lstrip("/") if rest.strip("/") else "")
         return path
 

@@ -7,7 +7,6 @@ literal keeps its file and line so that later errors (safety, stratification) ca
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from .terms import RDF_TYPE
 
@@ -20,7 +19,7 @@ class Var:
         return f"?{self.name}"
 
 
-Term = Union[Var, str]
+Term = Var | str
 
 
 # ---- expressions -------------------------------------------------------------------------------------------
@@ -61,7 +60,7 @@ class InList:
     negated: bool
 
 
-Expr = Union[Var, Const, Call, BinOp, UnOp, InList]
+Expr = Var | Const | Call | BinOp | UnOp | InList
 
 
 def expr_vars(expr: Expr) -> set[str]:
@@ -79,7 +78,7 @@ def expr_vars(expr: Expr) -> set[str]:
     return expr_vars(expr.arg).union(*(expr_vars(i) for i in expr.items))
 
 
-# ---- body literals ------------------------------------------------------------------------------------------
+# ---- body literals ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,7 @@ class Aggregate:
         return set(self.group_vars) | {b.var for b in self.binds}
 
 
-BodyLiteral = Union[Atom, Filter, Bind, Negation, Aggregate]
+BodyLiteral = Atom | Filter | Bind | Negation | Aggregate
 
 
 def body_atoms(body: tuple[BodyLiteral, ...], *, negative: bool = False) -> list[tuple[Atom, bool]]:

@@ -13,7 +13,7 @@ import importlib.metadata
 import os
 import re
 import shutil
-import subprocess
+import subprocess  # nosec B404
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,13 +38,23 @@ def find_license(environ: Mapping[str, str] | None = None) -> tuple[str, str] | 
     return None
 
 
+def _is_emulator_shim(path: str) -> bool:
+    """The Kubernetes emulator's ``RDFox`` shim (it runs this reasoner): not a real RDFox. Without this check
+    a pod given a license ran the shim as "real RDFox" and failed (found by the issue-9 fault tests)."""
+    try:
+        with open(path, "rb") as handle:
+            return b"rdfox_launcher" in handle.read(4096)
+    except OSError:
+        return False
+
+
 def find_executable(environ: Mapping[str, str] | None = None) -> str | None:
     env = os.environ if environ is None else environ
     explicit = env.get("RDFOX_EXECUTABLE", "").strip()
     if explicit:
         return explicit if os.access(explicit, os.X_OK) else None
     on_path = shutil.which("RDFox")
-    if on_path:
+    if on_path and not _is_emulator_shim(on_path):
         return on_path
     try:
         files = importlib.metadata.files("rdfox") or []
@@ -68,7 +78,9 @@ def rewrite_paths(script: str, path_map: PathMap) -> str:
     return re.sub(r"(?m)^(\s*exec\s+)(/\S+)", lambda m: m.group(1) + path_map.map(m.group(2)), text)
 
 
-def run_real_rdfox(args: Sequence[str], environ: Mapping[str, str] | None = None, stdout: IO | None = None) -> int:
+def run_real_rdfox(
+    args: Sequence[str], environ: Mapping[str, str] | None = None, stdout: IO | None = None
+) -> int:
     """Run RDFox with the reasoner's command line (``sandbox ROOT COMMAND...``); returns its exit status.
 
     ``stdout``: where RDFox's output goes (default: inherited), e.g. the job's rdfox.log.
@@ -87,8 +99,13 @@ def run_real_rdfox(args: Sequence[str], environ: Mapping[str, str] | None = None
         if path_map and len(argv) >= 2 and argv[0] == "sandbox":
             argv[1] = path_map.map(argv[1])
             argv[2:] = [_map_command(cmd, path_map, Path(scratch), i) for i, cmd in enumerate(argv[2:])]
-        completed = subprocess.run(  # noqa: S603  # nosec B603 - our own argv
-            [executable, *argv], env=env, check=False, stdout=stdout, stderr=subprocess.STDOUT if stdout else None
+        # Our own argv: the RDFox executable found above and the reasoner's command line.
+        completed = subprocess.run(  # noqa: S603  # nosec B603
+            [executable, *argv],
+            env=env,
+            check=False,
+            stdout=stdout,
+            stderr=subprocess.STDOUT if stdout else None,
         )
     return completed.returncode
 
@@ -98,6 +115,8 @@ def _map_command(command: str, path_map: PathMap, scratch: Path, index: int) -> 
     if len(words) == 2 and words[0] == "exec":
         local_script = Path(path_map.map(words[1].strip().strip('"')))
         rewritten = scratch / f"script-{index}.rdfox"
-        rewritten.write_text(rewrite_paths(local_script.read_text(encoding="utf-8"), path_map), encoding="utf-8")
+        rewritten.write_text(
+            rewrite_paths(local_script.read_text(encoding="utf-8"), path_map), encoding="utf-8"
+        )
         return f"exec {rewritten}"
     return rewrite_paths(command, path_map)

@@ -29,9 +29,22 @@ _VAR_RE = re.compile(r"\$\(([A-Za-z0-9_.\-]+)\)")
 _QUERY_START = re.compile(r"^\s*(SELECT|CONSTRUCT|ASK|DESCRIBE|PREFIX|BASE)\b", re.I)
 _QUERY_FORM = re.compile(r"\b(SELECT|CONSTRUCT|ASK|DESCRIBE)\b", re.I)
 _KNOWN_SETTINGS = {
-    "on-error", "output", "query.answer-format", "query.fact-domain", "dir.output", "dir.queries",
-    "dir.scripts", "dir.root", "dir.facts", "dir.dlog", "log-frequency", "query.planning-algorithms",
-    "query.explain", "query.delete-output-if-answer-empty", "query.print-statistics", "query.print-summary",
+    "on-error",
+    "output",
+    "query.answer-format",
+    "query.fact-domain",
+    "dir.output",
+    "dir.queries",
+    "dir.scripts",
+    "dir.root",
+    "dir.facts",
+    "dir.dlog",
+    "log-frequency",
+    "query.planning-algorithms",
+    "query.explain",
+    "query.delete-output-if-answer-empty",
+    "query.print-statistics",
+    "query.print-summary",
     "reasoning.mode",
 }
 _RULE_EXTENSIONS = (".dlog",)
@@ -46,16 +59,28 @@ class CommandError(ReasonerError):
 
 
 class Shell:
-    def __init__(self, root: str, out: TextIO, path_map: PathMap | None = None, mode: Mode = "semi-naive",
-                 clock: Callable[[], dt.datetime] = dt.datetime.now) -> None:
+    def __init__(
+        self,
+        root: str,
+        out: TextIO,
+        path_map: PathMap | None = None,
+        mode: Mode = "semi-naive",
+        clock: Callable[[], dt.datetime] = dt.datetime.now,
+    ) -> None:
         self.root = root
         self.out = out
         self.path_map = path_map or PathMap()
         self.clock = clock
         self.mode = mode
         self.vars: dict[str, str] = {
-            "on-error": "continue", "output": "out", "query.answer-format": "text/csv", "query.fact-domain": "all",
-            "dir.root": root.rstrip("/") + "/", "dir.output": "", "dir.queries": "", "dir.scripts": "",
+            "on-error": "continue",
+            "output": "out",
+            "query.answer-format": "text/csv",
+            "query.fact-domain": "all",
+            "dir.root": root.rstrip("/") + "/",
+            "dir.output": "",
+            "dir.queries": "",
+            "dir.scripts": "",
             "reasoning.mode": mode,
         }
         self.stores: dict[str, DataStore] = {}
@@ -100,7 +125,11 @@ class Shell:
                 return
             expanded = self.substitute(text)
             name, _, rest = expanded.partition(" ")
-            handler = getattr(self, "cmd_" + name.replace("-", "_"), None) if name.isidentifier() or "-" in name else None
+            handler = (
+                getattr(self, "cmd_" + name.replace("-", "_"), None)
+                if name.isidentifier() or "-" in name
+                else None
+            )
             if handler is None or name in ("query",):
                 raise CommandError(f"unknown or unsupported command {name!r}")
             handler(rest.strip())
@@ -126,8 +155,11 @@ class Shell:
     def resolve(self, path: str, directory_var: str | None) -> tuple[Path, str]:
         """(local path, the path as the script names it): relative paths use dir.* then the sandbox root."""
         if not posixpath.isabs(path):
-            base = (self.vars.get(directory_var or "", "") or self.vars["dir.root"]) if directory_var else \
-                self.vars["dir.root"]
+            base = (
+                (self.vars.get(directory_var or "", "") or self.vars["dir.root"])
+                if directory_var
+                else self.vars["dir.root"]
+            )
             path = posixpath.join(base, path)
         return Path(self.path_map.map(path)), path
 
@@ -166,7 +198,9 @@ class Shell:
         if options:
             store_type = options[1] if options[0] == "type" and len(options) > 1 else options[0]
         if store_type in ("par-complex-nw", "par-complex-ww", "seq"):
-            raise CommandError(f"data store type {store_type!r} is not supported since RDFox 6.0; use 'parallel-nw'")
+            raise CommandError(
+                f"data store type {store_type!r} is not supported since RDFox 6.0; use 'parallel-nw'"
+            )
         if name in self.stores:
             raise CommandError(f"a data store named {name!r} already exists")
         self.stores[name] = DataStore(name, store_type, self.mode)
@@ -216,7 +250,9 @@ class Shell:
         store = self.store()
         paths = [p for p in shlex.split(rest) if p != "+"]
         if not paths or any(p.startswith(("-", ">")) for p in paths):
-            raise CommandError("usage: import FILE... (adding only; '-' and named-graph targets are not supported)")
+            raise CommandError(
+                "usage: import FILE... (adding only; '-' and named-graph targets are not supported)"
+            )
         for path in paths:
             local, display = self.resolve(path, None)
             self.say(f"Adding data in file '{display}'.")
@@ -244,7 +280,8 @@ class Shell:
         self.say(rule)
         self.say(
             f"{'http://oxfordsemantic.tech/RDFox#DefaultTriples':<49}|  "
-            f"{f'{before_entries:,} -> {store.idb_count:,}':<28}|  {f'{before_edb:,} -> {store.edb_count:,}':<18}|  "
+            f"{f'{before_entries:,} -> {store.idb_count:,}':<28}|  "
+            f"{f'{before_edb:,} -> {store.edb_count:,}':<18}|  "
             f"{before_entries:,} -> {store.idb_count:,}"
         )
         self.say(rule)
@@ -278,14 +315,19 @@ class Shell:
         if output != "out" and display is not None:
             self.say(f"Answering query from file:   {display}")
         try:
-            answer = answer_query(store, query, self.vars["query.answer-format"], self.vars["query.fact-domain"],
-                                  self.prefixes)
+            answer = answer_query(
+                store, query, self.vars["query.answer-format"], self.vars["query.fact-domain"], self.prefixes
+            )
         except ReasonerError as exc:
             raise CommandError(f"{display or 'query'}: {exc}") from exc
         if answer.note:
             self.say(answer.note)
         if output == "out":
-            self.out.write(answer.text)
+            # Some serialisers (SPARQL results JSON) end without a newline: the next log line must not
+            # run on from the answer.
+            self.out.write(
+                answer.text if not answer.text or answer.text.endswith("\n") else answer.text + "\n"
+            )
         else:
             local, shown = self.resolve(output, "dir.output")
             self.say(f'Output will be printed to file "{shown}".')
@@ -295,7 +337,10 @@ class Shell:
         self.say(f"Total number of answers:     {answer.count}")
         self.say(f"Total statement evaluation time: {time.perf_counter() - started:.3g} s")
         if store.skipped_generalised:
-            self.say(f"Note: {store.skipped_generalised} derived facts are not RDF (literal subjects) and are not queryable.")
+            self.say(
+                f"Note: {store.skipped_generalised} derived facts are not RDF (literal subjects) "
+                "and are not queryable."
+            )
 
     def cmd_info(self, rest: str) -> None:
         store = self.store()

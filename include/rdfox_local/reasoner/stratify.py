@@ -71,7 +71,11 @@ def stratify(rules: list[Rule]) -> list[Stratum]:
             rule = rules[i]
             own_heads = [h for m in members_sorted for h in rules[m].head]
             recursive.append(
-                [k for k, lit in enumerate(rule.body) if isinstance(lit, Atom) and any(_can_match(h, lit) for h in own_heads)]
+                [
+                    k
+                    for k, lit in enumerate(rule.body)
+                    if isinstance(lit, Atom) and any(_can_match(h, lit) for h in own_heads)
+                ]
             )
         strata.append(Stratum([rules[i] for i in members_sorted], recursive))
     return strata

@@ -31,8 +31,19 @@ RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 _INTEGER_TYPES = {
     XSD + name
     for name in (
-        "integer", "int", "long", "short", "byte", "nonNegativeInteger", "positiveInteger",
-        "nonPositiveInteger", "negativeInteger", "unsignedLong", "unsignedInt", "unsignedShort", "unsignedByte",
+        "integer",
+        "int",
+        "long",
+        "short",
+        "byte",
+        "nonNegativeInteger",
+        "positiveInteger",
+        "nonPositiveInteger",
+        "negativeInteger",
+        "unsignedLong",
+        "unsignedInt",
+        "unsignedShort",
+        "unsignedByte",
     )
 }
 
@@ -198,10 +209,14 @@ def _duration_lexical(delta: dt.timedelta) -> str:
     days, seconds = delta.days, delta.seconds
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    frac = f"{secs + delta.microseconds / 1e6:.6f}".rstrip("0").rstrip(".") if delta.microseconds else str(secs)
+    frac = (
+        f"{secs + delta.microseconds / 1e6:.6f}".rstrip("0").rstrip(".") if delta.microseconds else str(secs)
+    )
     out = f"{sign}P" + (f"{days}D" if days else "")
-    time_part = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (
-        f"{frac}S" if secs or delta.microseconds else ""
+    time_part = (
+        (f"{hours}H" if hours else "")
+        + (f"{minutes}M" if minutes else "")
+        + (f"{frac}S" if secs or delta.microseconds else "")
     )
     if time_part:
         out += "T" + time_part

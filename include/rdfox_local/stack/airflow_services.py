@@ -1,4 +1,4 @@
-"""A real Airflow on the local stack: api-server, scheduler, dag-processor and triggerer as background processes.
+"""A real Airflow on the local stack: api-server, scheduler, dag-processor and triggerer, in the background.
 
 ``airflow dags test`` (what the demo uses) runs everything in one process; this is the deployment shape
 instead: the scheduler hands tasks to the LocalExecutor, deferred tasks wait in the triggerer, the REST API
@@ -61,6 +61,11 @@ class AirflowServices:
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
                 "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                # A busy machine answers slowly: a task start must not fail on the 5-second default.
+                "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+                # Free ports, not 8793/8794: other Airflows on the machine must not make these exit.
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             }
         )
 

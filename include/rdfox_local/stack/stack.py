@@ -47,6 +47,34 @@ SERVERS = ("moto", "neptune", "kubernetes")
 LOCAL_SETTINGS = {"NEPTUNE_LOAD_POLL_SECONDS": "2", "NEPTUNE_SOURCE_FORMAT": "ntriples", "LOG_LEVEL": "info"}
 
 
+def drop_s3_test_events(sqs: Any, queue_url: str) -> int:
+    """Delete the ``s3:TestEvent`` messages S3 sends when a bucket's notifications are (re)configured.
+
+    Left in the jobspec queue, each would start a run of the DAG (through its asset watcher) that names no
+    jobspec. Other messages are made visible again at once. Returns how many test events were deleted.
+    """
+    dropped = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
+        if not messages:
+            return dropped
+        for message in messages:
+            try:
+                is_test = json.loads(message.get("Body") or "{}").get("Event") == "s3:TestEvent"
+            except (ValueError, AttributeError):
+                is_test = False
+            if is_test:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                dropped += 1
+            else:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+                return dropped  # a real upload is waiting: leave it (and what follows) to the watcher
+
+
 class StackError(RuntimeError):
     """The local stack cannot do what was asked; the message says why and what to do."""
 
@@ -155,10 +183,11 @@ class LocalStack:
         python = sys.executable
         try:
             port = free_port()
-            moto_bin = str(Path(python).with_name("moto_server"))
+            # moto's server with DynamoDB requests applied one at a time: runs side by side allocate job ids
+            # with conditional writes, which moto's threads would otherwise race.
             moto = start_server(
                 "moto",
-                [moto_bin, "-H", "127.0.0.1", "-p", str(port)],
+                [python, "-m", "rdfox_local.moto_atomic", "-H", "127.0.0.1", "-p", str(port)],
                 port=port,
                 url=f"http://127.0.0.1:{port}",
                 log_dir=self.log_dir,
@@ -272,6 +301,7 @@ class LocalStack:
             provisioner = LocalProvisioner(config, state.servers["moto"].url)
             summary = provisioner.provision()
             queue_url = provisioner.sqs.get_queue_url(QueueName=config.notification_queue)["QueueUrl"]
+            drop_s3_test_events(provisioner.sqs, summary["jobspec_queue_url"])
         finally:
             for key, value in saved.items():
                 if value is None:

@@ -295,7 +295,8 @@ class JobTable:
                         f"could not allocate a job id for dataset {dataset!r} on {day.isoformat()} "
                         f"after {attempt} attempts (too many concurrent allocations)"
                     ) from None
-                time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt, 6))))  # noqa: S311 - jitter
+                # Jitter, not security: a pseudo-random pause spreads the losers of an allocation race.
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(attempt, 6))))  # noqa: S311  # nosec B311
                 continue
             self.log.info("Allocated job id %s", job_id)
             return job_id

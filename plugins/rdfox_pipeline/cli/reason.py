@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="auto (default): real RDFox if licensed (RDFOX_LICENSE_CONTENT/RDFOX_LICENSE_FILE), else local",
     )
-    parser.add_argument("--naive", action="store_true", help="local engine: naive instead of semi-naive evaluation")
+    parser.add_argument(
+        "--naive", action="store_true", help="local engine: naive instead of semi-naive evaluation"
+    )
     parser.add_argument(
         "--prefix",
         action="append",
@@ -99,7 +101,9 @@ def reason_command(args: argparse.Namespace) -> int:
 
     real = args.engine == "rdfox" or (args.engine == "auto" and rdfox_launcher.real_rdfox_available())
     if real and not rdfox_launcher.real_rdfox_available():
-        raise CliError("--engine rdfox needs a license (RDFOX_LICENSE_CONTENT or RDFOX_LICENSE_FILE) and RDFox")
+        raise CliError(
+            "--engine rdfox needs a license (RDFOX_LICENSE_CONTENT or RDFOX_LICENSE_FILE) and RDFox"
+        )
     with log_path.open("w", encoding="utf-8") as log:
         if real:
             env = {**os.environ, ENV_VAR: json.dumps(mapping)}
@@ -107,7 +111,9 @@ def reason_command(args: argparse.Namespace) -> int:
         else:
             from rdfox_local.reasoner.shell import Shell
 
-            shell = Shell(POD_DATA, log, path_map=PathMap(mapping), mode="naive" if args.naive else "semi-naive")
+            shell = Shell(
+                POD_DATA, log, path_map=PathMap(mapping), mode="naive" if args.naive else "semi-naive"
+            )
             status = shell.run_commands([command])
     if status != 0:
         raise CliError(f"reasoning failed (exit {status}): {_first_error(log_path)} (see {log_path})")

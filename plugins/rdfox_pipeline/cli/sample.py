@@ -24,17 +24,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("sample", help="generate sample transaction data")
     verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
     generate = verbs.add_parser(
-        "generate", help="write part-NNNN.nt files of parties, addresses and transactions (same seed, same bytes)"
+        "generate",
+        help="write part-NNNN.nt files of parties, addresses and transactions (same seed, same bytes)",
     )
     generate.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="directory to write the files into")
-    generate.add_argument("--transactions", type=int, default=1000, help="number of transactions (default 1000)")
-    generate.add_argument("--parties", type=int, default=None, help="number of parties (default: transactions/10)")
+    generate.add_argument(
+        "--transactions", type=int, default=1000, help="number of transactions (default 1000)"
+    )
+    generate.add_argument(
+        "--parties", type=int, default=None, help="number of parties (default: transactions/10)"
+    )
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     generate.add_argument("--suspicious-share", type=float, default=0.02, help="share of suspicious parties")
     generate.add_argument("--high-risk-share", type=float, default=0.05, help="share of high-risk parties")
     generate.add_argument("--files", type=int, default=1, help="number of files to spread the triples over")
-    generate.add_argument("--end-date", type=_date, default=dt.date(2021, 6, 21), help="last day of the range")
-    generate.add_argument("--days", type=int, default=5, help="transactions fall in this many days before END_DATE")
+    generate.add_argument(
+        "--end-date", type=_date, default=dt.date(2021, 6, 21), help="last day of the range"
+    )
+    generate.add_argument(
+        "--days", type=int, default=5, help="transactions fall in this many days before END_DATE"
+    )
     generate.set_defaults(handler=generate_command)
 
 

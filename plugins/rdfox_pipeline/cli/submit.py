@@ -2,8 +2,8 @@
 
 Two ways to start the job, never both (that would run it twice):
 
-* default: upload the jobspec to ``s3://<job_bucket>/<dataset>/<name>.rdfoxjob.json``. Where the input bucket's
-  notifications feed the DAG's asset watcher (docs/s3-events.md), the upload is what starts the run.
+* default: upload the jobspec to ``s3://<job_bucket>/<dataset>/<name>.rdfoxjob.json``. Where the input
+  bucket's notifications feed the DAG's asset watcher (docs/s3-events.md), the upload starts the run.
 * ``--trigger``: start the run through Airflow's REST API (``POST /api/v2/dags/{dag_id}/dagRuns``) with the
   jobspec inline in the run's conf, so that no upload can start a second run; the job record keeps the
   jobspec as run. ``--wait`` then prints each task's state changes until the run ends. The bearer token
@@ -142,15 +142,16 @@ class AirflowApi:
         return {ti["task_id"]: str(ti.get("state")) for ti in data.get("task_instances", [])}
 
 
-def wait_for_run(api: AirflowApi, run_id: str, timeout: float, poll: float = 5.0) -> str:
-    """Print each task's state change until the run ends; returns the run's final state."""
-    deadline = time.monotonic() + timeout
+def wait_for_run(api: AirflowApi, run_id: str, timeout: float, poll: float = 3.0) -> str:
+    """Print each task's state changes until the run ends; returns the run's final state."""
+    started = time.monotonic()
+    deadline = started + timeout
     seen: dict[str, str] = {}
     while True:
         for task_id, state in api.task_states(run_id).items():
-            if seen.get(task_id) != state:
+            if state != "None" and seen.get(task_id) != state:  # None: not scheduled yet
                 seen[task_id] = state
-                print(f"  {task_id}: {state}", flush=True)
+                print(f"  {time.monotonic() - started:5.0f}s  {task_id:<24} {state}", flush=True)
         state = api.run_state(run_id)
         if state in TERMINAL_RUN_STATES:
             return state

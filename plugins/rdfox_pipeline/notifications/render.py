@@ -313,7 +313,11 @@ def render_notification(
         "outcome": outcome,
         "dataset": dataset_text,
     }
-    subject = render_subject(job_id, dataset, status, outcome)
+    # Secrets out before the subject is shortened: a cut must not leave half a secret behind.
+    subject = render_subject(
+        remove_values(job_id, secrets), remove_values(dataset, secrets), remove_values(status, secrets),
+        outcome,
+    )  # fmt: skip
 
     # Last line of defence: a known secret value never leaves, wherever it turned up in the record (ids
     # and names included); only free text is pattern-redacted above, so the rest of the layout stays exact.

@@ -275,6 +275,14 @@ class RegisterJobOperator(BaseOperator):
             "output_prefix": output_prefix,
             "rdfox_log_uri": output_prefix + settings.rdfoxlog_name,
         }
+        # Where the jobspec came from and where the outputs go, on the record for people reading the table.
+        hook.record_status(
+            job_id,
+            "CREATED",
+            expected_status="CREATED",
+            jobspec_uri=registration["jobspec_uri"],
+            output_prefix=output_prefix,
+        )
         self.log.info("Registered job %s (dataset %s), outputs under %s", job_id, spec.dataset, output_prefix)
         return registration
 

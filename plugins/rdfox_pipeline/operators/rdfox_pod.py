@@ -142,6 +142,7 @@ class RdfoxPodOperator(EksPodOperator):
     def execute(self, context: Context) -> Any:
         if not isinstance(self.registration, Mapping) or "job_id" not in self.registration:
             raise ValueError("registration: expected register_job's XCom with job_id and jobspec")
+        self._refuse_rerun_after_reasoning_ended(context)
         try:
             self.cluster_name = self._job_settings().cluster_name or ""
             if self.cluster_name:
@@ -155,10 +156,36 @@ class RdfoxPodOperator(EksPodOperator):
             self._record_failure(exc)
             raise
 
+    def _refuse_rerun_after_reasoning_ended(self, context: Context) -> None:
+        """A retry may only reattach to the job's pod, never start RDFox again once the reasoning has ended.
+
+        Retries exist for Airflow failing a deferred task that resumed before the scheduler saw its worker
+        exit (apache/airflow#72716): the pod is still there (``reattach_on_restart``) and the retry takes it
+        up. After a real failure the job is INFERENCE_FAILED (or later) and the retry fails at once.
+        """
+        if int(getattr(context["ti"], "try_number", 1) or 1) <= 1:
+            return
+        status = (self._hook().get_job(self.job_id) or {}).get("job_status")
+        if status not in (None, "CREATED", "SCHEDULED"):
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"job {self.job_id} is {status}: a retry does not run RDFox again")
+
     def invoke_defer_method(self, last_log_time: Any = None, context: Context | None = None) -> None:
         if self.cluster_name:
             return super().invoke_defer_method(last_log_time=last_log_time, context=context)
         return KubernetesPodOperator.invoke_defer_method(self, last_log_time=last_log_time, context=context)
+
+    def defer(self, *, trigger: Any, method_name: str, kwargs: Any = None, timeout: Any = None) -> Any:
+        # Both routes' provider triggers, with the init container watch (triggers/rdfox_pod.py).
+        from rdfox_pipeline.triggers.rdfox_pod import with_init_container_watch
+
+        return super().defer(
+            trigger=with_init_container_watch(trigger),
+            method_name=method_name,
+            kwargs=kwargs,
+            timeout=timeout,
+        )
 
     def trigger_reentry(self, context: Context, event: dict[str, Any]) -> Any:
         try:
@@ -280,7 +307,8 @@ class RdfoxPodOperator(EksPodOperator):
         bucket, _, key = uri[len("s3://") :].partition("/")
         hook = S3Hook(aws_conn_id=self.aws_conn_id)
         if not hook.check_for_key(key, bucket):
-            return None, None
+            # "rdfox.log missing" is itself the diagnosis (RDFox wrote none, or publish could not upload it).
+            return f"missing: the pod published no {uri}", None
         text = hook.read_key(key, bucket)
         try:
             parse_rdfox_log(text)
