@@ -504,8 +504,12 @@ class PodRunner:
             )
         reader = threading.Thread(target=self._pump_logs, args=(proc, cname), daemon=True)
         reader.start()
-        oom = self._watch_memory(proc, container)
-        code = proc.wait()
+        limit = _memory_limit(container)
+        oom = self._watch_memory(proc, limit)
+        code, peak_rss = _reap(proc)
+        if not oom and limit is not None and peak_rss > limit:
+            # Went over between two polls and finished: a cgroup would have killed it, so report that.
+            oom, code = True, 128 + signal.SIGKILL
         reader.join()
         with self._lock:
             self._procs.pop(cname, None)
@@ -562,19 +566,44 @@ class PodRunner:
                 with self.store.changed:
                     self.store.changed.notify_all()  # wake log followers
 
-    def _watch_memory(self, proc: subprocess.Popen, container: Mapping[str, Any]) -> bool:
-        """Kill the container's processes when their RSS passes the memory limit; True if it did."""
-        limit_text = ((container.get("resources") or {}).get("limits") or {}).get("memory")
-        if not limit_text:
+    def _watch_memory(self, proc: subprocess.Popen, limit: int | None) -> bool:
+        """Kill the container's processes when their RSS passes the memory limit; True if it did.
+
+        Leaves an exited process unreaped, so that ``_reap`` can still read its peak memory."""
+        if limit is None:
             return False
-        limit = int(quantity_bytes(str(limit_text)))
-        while proc.poll() is None:
+        while _running(proc):
             if _group_rss(proc.pid) > limit:
                 _signal_group(proc, signal.SIGKILL)
-                proc.wait()
                 return True
             time.sleep(MEMORY_POLL_SECONDS)
         return False
+
+
+def _memory_limit(container: Mapping[str, Any]) -> int | None:
+    limit_text = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+    return int(quantity_bytes(str(limit_text))) if limit_text else None
+
+
+def _running(proc: subprocess.Popen) -> bool:
+    """Whether the process is still running, without reaping it (``Popen.poll`` would)."""
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:  # already reaped (the pod is being stopped)
+        return False
+
+
+def _reap(proc: subprocess.Popen) -> tuple[int, int]:
+    """Wait for the process; return its exit status and the peak RSS in bytes of the largest process in it.
+
+    The kernel keeps that peak for the process and its waited-for descendants: a container that went over
+    its limit between two polls of ``_watch_memory`` is still caught."""
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except ChildProcessError:  # reaped by the stopping thread
+        return proc.wait(), 0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
 
 
 def _group_rss(pid: int) -> int:
