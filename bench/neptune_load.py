@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -69,27 +67,6 @@ def raw_bulk_load_seconds(data: bytes) -> tuple[float, int]:
 
 
 # -- the emulator as a client sees it -------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited early with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
 def _call(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
@@ -101,6 +78,8 @@ def _call(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
 @contextmanager
 def _servers(workdir: Path) -> Iterator[tuple[str, str]]:
     """moto's server and the Neptune emulator, as processes on free ports; yields their URLs."""
+    from rdfox_local.stack.processes import free_port, start_server, stop_server, wait_until_answering
+
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -110,31 +89,28 @@ def _servers(workdir: Path) -> Iterator[tuple[str, str]]:
     }
     env.pop("AWS_PROFILE", None)
     env.pop("AWS_SESSION_TOKEN", None)
-    moto_port, emulator_port = _free_port(), _free_port()
+    moto_port, emulator_port = free_port(), free_port()
     moto_url, emulator_url = f"http://127.0.0.1:{moto_port}", f"http://127.0.0.1:{emulator_port}"
-    procs: list[subprocess.Popen] = []
+    moto_bin = str(Path(sys.executable).with_name("moto_server"))
+    servers = []
     try:
-        with open(workdir / "moto.log", "wb") as moto_log, open(workdir / "emulator.log", "wb") as emu_log:
-            moto_bin = str(Path(sys.executable).with_name("moto_server"))
-            procs.append(subprocess.Popen([moto_bin, "-H", "127.0.0.1", "-p", str(moto_port)],
-                                          stdout=moto_log, stderr=subprocess.STDOUT, env=env))  # fmt: skip
-            _wait_http(f"{moto_url}/moto-api/", procs[-1])
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "rdfox_local.neptune_emulator", "--host", "127.0.0.1",
-                 "--port", str(emulator_port), "--s3-endpoint", moto_url, "--region", REGION,
-                 "--log-level", "WARNING"],
-                stdout=emu_log, stderr=subprocess.STDOUT, env=env,
-            ))  # fmt: skip
-            _wait_http(f"{emulator_url}/_emulator/stats", procs[-1])
-            yield moto_url, emulator_url
+        servers.append(start_server(
+            "moto", [moto_bin, "-H", "127.0.0.1", "-p", str(moto_port)],
+            port=moto_port, url=moto_url, log_dir=workdir, env=env,
+        ))  # fmt: skip
+        wait_until_answering(servers[-1], "/moto-api/")
+        servers.append(start_server(
+            "emulator",
+            [sys.executable, "-m", "rdfox_local.neptune_emulator", "--host", "127.0.0.1",
+             "--port", str(emulator_port), "--s3-endpoint", moto_url, "--region", REGION,
+             "--log-level", "WARNING"],
+            port=emulator_port, url=emulator_url, log_dir=workdir, env=env,
+        ))  # fmt: skip
+        wait_until_answering(servers[-1], "/_emulator/stats")
+        yield moto_url, emulator_url
     finally:
-        for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        for server in servers:
+            stop_server(server)
 
 
 def _upload(moto_url: str, data: bytes) -> str:

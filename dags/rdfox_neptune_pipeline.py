@@ -164,17 +164,7 @@ with DAG(
         >> wait_for_neptune_load
         >> notify
     )
-    [
-        register_job,
-        reason,
-        parse_rdfox_log,
-        start_neptune_load,
-        wait_for_neptune_load,
-        notify,
-    ] >> notify_failure
-    # notify_failure succeeding would make the run green: this second leaf makes a failed job a failed run.
-    mark_run_failed = MarkRunFailedOperator(task_id="mark_run_failed")
-    [
+    job_tasks = [
         wait_for_jobspec,
         register_job,
         reason,
@@ -182,7 +172,11 @@ with DAG(
         start_neptune_load,
         wait_for_neptune_load,
         notify,
-    ] >> mark_run_failed
+    ]
+    # A failed jobspec wait reaches notify_failure through register_job (upstream_failed).
+    job_tasks[1:] >> notify_failure
+    # notify_failure succeeding would make the run green: this second leaf makes a failed job a failed run.
+    job_tasks >> MarkRunFailedOperator(task_id="mark_run_failed")
 
     from rdfox_pipeline.task_docs import apply_task_docs
 
