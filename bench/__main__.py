@@ -155,7 +155,7 @@ def chart(figures: Sequence[Mapping[str, Any]], path: Path) -> None:
     ax.barh(labels, values, color=colours)
     ax.axvline(1.0, color="black", linewidth=1, linestyle="--")
     ax.set_xlabel("measured / goal  (green: goal met; dashed line: the goal)")
-    ax.set_title(f"rdfox-pipeline benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    ax.set_title(f"rdfox-pipeline benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", loc="right")
     ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
