@@ -32,8 +32,11 @@ def test_provider_trigger_becomes_ours_with_the_same_arguments() -> None:
     assert isinstance(ours, RdfoxPodTrigger)
     classpath, kwargs = ours.serialize()
     assert classpath == "rdfox_pipeline.triggers.rdfox_pod.RdfoxPodTrigger"
-    assert kwargs == provider.serialize()[1]
+    assert kwargs == {**provider.serialize()[1], "resume_not_before": None}
     assert with_init_container_watch(ours) is ours
+    floored = with_init_container_watch(provider, resume_not_before=1234.5)
+    assert floored.serialize()[1] == {**provider.serialize()[1], "resume_not_before": 1234.5}
+    assert type(floored)(**floored.serialize()[1]).serialize() == floored.serialize()
 
 
 def test_init_container_pull_errors_end_the_wait_transient_ones_do_not() -> None:
@@ -49,3 +52,32 @@ def test_the_watch_reads_the_pod_the_providers_way() -> None:
     # The mixin must not shadow the provider's API access (a stub there once broke every deferral).
     assert RdfoxPodTrigger._get_pod is KubernetesPodTrigger._get_pod
     assert RdfoxPodTrigger.run is KubernetesPodTrigger.run
+
+
+class _QuickStart:
+    """Stands in for the provider trigger: the pod has already finished, its pod is read without problems."""
+
+    startup_check_interval = 0.05
+
+    def __init__(self, **_kwargs: object) -> None:
+        pass
+
+    async def _wait_for_pod_start(self) -> str:
+        return "Succeeded"
+
+    async def _get_pod(self) -> k8s.V1Pod:
+        return _pod()
+
+
+def test_a_pod_that_is_over_at_once_is_handed_back_no_sooner_than_the_floor() -> None:
+    import asyncio
+    import time
+
+    from rdfox_pipeline.triggers.rdfox_pod import _InitContainerWatch
+
+    class Trigger(_InitContainerWatch, _QuickStart):
+        pass
+
+    floor = time.time() + 0.5
+    assert asyncio.run(Trigger(resume_not_before=floor)._wait_for_pod_start()) == "Succeeded"
+    assert time.time() >= floor

@@ -181,9 +181,10 @@ class RdfoxPodOperator(EksPodOperator):
     def defer(self, *, trigger: Any, method_name: str, kwargs: Any = None, timeout: Any = None) -> Any:
         # Both routes' provider triggers, with the init container watch (triggers/rdfox_pod.py).
         from rdfox_pipeline.triggers.rdfox_pod import with_init_container_watch
+        from rdfox_pipeline.triggers.resume_floor import resume_not_before
 
         return super().defer(
-            trigger=with_init_container_watch(trigger),
+            trigger=with_init_container_watch(trigger, resume_not_before()),
             method_name=method_name,
             kwargs=kwargs,
             timeout=timeout,

@@ -98,6 +98,7 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         from rdfox_pipeline.triggers.neptune_load_status import NeptuneLoadStatusTrigger
+        from rdfox_pipeline.triggers.resume_floor import resume_not_before
 
         self.log.info(
             "Deferring: waiting for Neptune load %s (poll every %ss)", self.load_id, self.poke_interval
@@ -108,6 +109,7 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
                 neptune_conn_id=self.neptune_conn_id,
                 poll_interval=self.poke_interval,
                 deadline=time.time() + self.timeout,
+                resume_not_before=resume_not_before(),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout + self.poke_interval),

@@ -10,6 +10,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES
+from rdfox_pipeline.triggers.resume_floor import wait_for_resume_floor
 
 # Answers that polling again will never fix (e.g. 404 unknown load id, 400 bad request, 403 denied).
 _FATAL_HTTP = frozenset({400, 403, 404, 405})
@@ -54,6 +55,7 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
         poll_interval: float = 60.0,
         deadline: float | None = None,
         timeout: float | None = None,
+        resume_not_before: float | None = None,
     ) -> None:
         super().__init__()
         if poll_interval <= 0:
@@ -64,6 +66,7 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
         if deadline is None and timeout is not None:
             deadline = time.time() + float(timeout)
         self.deadline = deadline
+        self.resume_not_before = resume_not_before  # see triggers/resume_floor.py
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -73,6 +76,7 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
                 "neptune_conn_id": self.neptune_conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
+                "resume_not_before": self.resume_not_before,
             },
         )
 
@@ -102,6 +106,7 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
                 overall = payload.get("overallStatus") or {}
                 loader_status = str(overall.get("status", ""))
                 if loader_status and loader_status not in NEPTUNE_ACTIVE_LOAD_STATUSES:
+                    await wait_for_resume_floor(self.resume_not_before)
                     yield TriggerEvent(
                         {
                             **self._base_event("terminal", started),
@@ -115,6 +120,7 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
                 )
             except NeptuneLoaderError as exc:
                 if exc.status_code in _FATAL_HTTP:
+                    await wait_for_resume_floor(self.resume_not_before)
                     yield TriggerEvent({**self._base_event("error", started), "message": str(exc)})
                     return
                 self.log.warning("Neptune load %s: transient error while polling: %s", self.load_id, exc)

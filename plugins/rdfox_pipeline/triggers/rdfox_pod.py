@@ -21,6 +21,8 @@ from airflow.providers.cncf.kubernetes.utils.pod_manager import (
 )
 from kubernetes.client import models as k8s
 
+from rdfox_pipeline.triggers.resume_floor import wait_for_resume_floor
+
 
 def init_container_problem(pod: Any) -> str | None:
     """The provider's fail-fast rule (non-transient image pull errors) applied to the init containers."""
@@ -42,6 +44,10 @@ class _InitContainerWatch:
 
     startup_check_interval: float  # and _get_pod(): KubernetesPodTrigger's (must not be shadowed here)
 
+    def __init__(self, *args: Any, resume_not_before: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.resume_not_before = resume_not_before  # see triggers/resume_floor.py
+
     async def _watch_init_containers(self) -> str:
         while True:
             problem = init_container_problem(await self._get_pod())  # type: ignore[attr-defined]
@@ -60,6 +66,8 @@ class _InitContainerWatch:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+        # Whatever the outcome, a pod that was over at once is handed back no sooner than the floor.
+        await wait_for_resume_floor(self.resume_not_before)
         if start in done:
             return start.result()
         # A "timeout" event: trigger_reentry fails the task with this message and does not re-defer.
@@ -68,7 +76,10 @@ class _InitContainerWatch:
     def serialize(self) -> tuple[str, dict[str, Any]]:
         # The provider's serialize() names its own class; the triggerer must rebuild this one.
         _, kwargs = super().serialize()  # type: ignore[misc]
-        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {**kwargs, "resume_not_before": self.resume_not_before},
+        )
 
 
 class RdfoxPodTrigger(_InitContainerWatch, KubernetesPodTrigger):
@@ -79,7 +90,7 @@ class RdfoxEksPodTrigger(_InitContainerWatch, EksPodTrigger):
     """``EksPodTrigger`` (fresh EKS credentials in the triggerer) with the same init container watch."""
 
 
-def with_init_container_watch(trigger: Any) -> Any:
+def with_init_container_watch(trigger: Any, resume_not_before: float | None = None) -> Any:
     """The same trigger (same arguments) as one of ours; other triggers are returned unchanged."""
     if isinstance(trigger, _InitContainerWatch):
         return trigger
@@ -88,5 +99,5 @@ def with_init_container_watch(trigger: Any) -> Any:
         (KubernetesPodTrigger, RdfoxPodTrigger),
     ):
         if isinstance(trigger, provider_class):
-            return ours(**trigger.serialize()[1])
+            return ours(**trigger.serialize()[1], resume_not_before=resume_not_before)
     return trigger
