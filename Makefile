@@ -5,7 +5,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test lint demo bench mwaa-bundle clean
+# The oldest Airflow we support is the newest Amazon MWAA offers; `make test-compat` runs there.
+MWAA_AIRFLOW ?= 3.0.6
+MWAA_PYTHON ?= 3.12
+MWAA_CONSTRAINTS := deploy/mwaa/constraints-$(MWAA_AIRFLOW)-python$(MWAA_PYTHON).txt
+# A Python of that version that runs: on PATH, else pyenv's (whose shim fails unless it is pyenv's global).
+MWAA_PYTHON_BIN ?= $(shell for p in python$(MWAA_PYTHON) $$HOME/.pyenv/versions/$(MWAA_PYTHON).*/bin/python$(MWAA_PYTHON); \
+	do $$p -c '' 2>/dev/null && { command -v $$p; break; }; done)
+COMPAT_VENV := .venv-compat
+COMPAT_STAMP := $(COMPAT_VENV)/.installed-$(MWAA_AIRFLOW)
+
+.PHONY: install install-compat test test-compat lint demo bench mwaa-bundle mwaa-constraints clean
 
 install: $(STAMP)
 
@@ -16,8 +26,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
+# MWAA's Airflow and Python, with the versions the MWAA bundle pins (its constraints file).
+install-compat: $(COMPAT_STAMP)
+
+$(COMPAT_STAMP): pyproject.toml $(MWAA_CONSTRAINTS) | $(STAMP)
+	@test -n "$(MWAA_PYTHON_BIN)" || { echo "no Python $(MWAA_PYTHON) found (PATH, ~/.pyenv/versions): install one" >&2; exit 1; }
+	$(BIN)/uv venv --quiet --allow-existing --no-python-downloads --python $(MWAA_PYTHON_BIN) $(COMPAT_VENV)
+	$(BIN)/uv pip install --quiet --python $(COMPAT_VENV)/bin/python --constraint $(MWAA_CONSTRAINTS) \
+		-e '.[dev]' 'apache-airflow==$(MWAA_AIRFLOW)'
+	touch $(COMPAT_STAMP)
+
+# Everything on the newest supported Airflow; the MWAA bundle's own checks run in test-compat.
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m 'not mwaa' $(PYTEST_ARGS)
+
+# DAG parsing, plugin loading, the operators' tests and one whole job from the MWAA bundle, under MWAA's
+# Airflow on MWAA's Python.
+test-compat: install-compat
+	$(COMPAT_VENV)/bin/python -m pytest -n 2 --dist loadfile -m 'compat or mwaa' $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -30,7 +56,11 @@ bench: install
 	$(BIN)/python -m bench
 
 mwaa-bundle: install
-	$(BIN)/python -m rdfox_local.mwaa_bundle dist/mwaa
+	$(BIN)/python -m rdfox_local.mwaa_bundle dist/mwaa --airflow-version $(MWAA_AIRFLOW) --python-version $(MWAA_PYTHON)
+
+# Needs PyPI: resolves the bundle's requirements for MWAA's Airflow/Python (rdfox_local/mwaa_constraints.py).
+mwaa-constraints: install
+	$(BIN)/python -m rdfox_local.mwaa_constraints --airflow-version $(MWAA_AIRFLOW) --python-version $(MWAA_PYTHON)
 
 clean:
-	rm -rf $(VENV) dist build .pytest_cache
+	rm -rf $(VENV) $(COMPAT_VENV) dist build .pytest_cache

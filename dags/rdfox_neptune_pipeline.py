@@ -117,8 +117,9 @@ with DAG(
         task_id="reason",
         registration=registration,
         pool=POOL,
-        # One retry, which only reattaches to the job's pod (Airflow 3.3 can fail a deferred task that resumes
-        # quickly, apache/airflow#72716); after a real failure (INFERENCE_FAILED) the retry refuses to rerun.
+        # One retry, which only reattaches to the job's pod (Airflow 3.0-3.3 can fail a deferred task that
+        # resumes quickly, apache/airflow#72716); after a real failure (INFERENCE_FAILED) the retry refuses to
+        # rerun.
         retries=1,
         retry_delay=timedelta(seconds=20),
         execution_timeout=timedelta(hours=48),

@@ -136,3 +136,22 @@ def airflow_db() -> Path:
     airflow_bin = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow_bin, "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
     return home
+
+
+@pytest.fixture
+def cli_stdout_only() -> Iterator[None]:
+    """For in-process CLI tests: capsys sees what the CLI prints, not Airflow's log lines.
+
+    Airflow 3.0's console handler writes to whatever ``sys.stdout`` is when it logs, so in-process its INFO
+    lines land in capsys; in a real ``rdfox-pipeline`` process they do not reach stdout (checked by hand on
+    3.0.6 and 3.3). Detaching the root logger's handlers for the test gives the real process's view.
+    """
+    import logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers.clear()
+    try:
+        yield
+    finally:
+        root.handlers[:] = saved

@@ -5,9 +5,13 @@ OUT (``dist/mwaa`` with ``make mwaa-bundle``) receives:
 - ``dags/``: the DAG files (no ``__pycache__``);
 - ``plugins.zip``: the ``rdfox_pipeline`` package at the archive's root. MWAA unpacks it into its plugins
   folder, which is on ``sys.path``, so ``import rdfox_pipeline`` works in DAGs and tasks;
-- ``requirements.txt``: first the ``--constraint`` line of the Airflow/Python version the environment runs,
-  then the distributions the plugin and the DAGs import that Airflow itself does not bring (found by
-  scanning their imports, not listed by hand);
+- ``dags/rdfox-pipeline-constraints.txt``: the constraints MWAA installs the requirements under, a copy of
+  ``deploy/mwaa/constraints-<airflow>-python<python>.txt`` (``make mwaa-constraints``; why a file of our own
+  and not Airflow's: ``rdfox_local.mwaa_constraints``). MWAA syncs dags/ before it installs requirements;
+  the DAG processor ignores a ``.txt`` file;
+- ``requirements.txt``: first the ``--constraint`` line naming that file where MWAA puts it, then the
+  distributions the plugin and the DAGs import that Airflow itself does not bring (found by scanning their
+  imports, not listed by hand);
 - ``startup.sh``: only with ``--jobspec-queue-url``. It exports ``RDFOX_PIPELINE_JOBSPEC_QUEUE_URL``: the
   DAG's asset watcher reads it at parse time, and MWAA sets arbitrary environment variables only through a
   startup script. Without it runs start from the UI, the API or the CLI; every other setting comes from SSM
@@ -32,14 +36,13 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-# The Airflow version the MWAA environment must run: the version this project is developed and tested on
-# (pyproject.toml pins apache-airflow 3.3.x). MWAA runs Airflow 3 on Python 3.12 (AWS's Airflow 3 launch,
-# Oct 2025); docs/deploy.md says how to check that the environment offers it.
-MWAA_AIRFLOW_VERSION = "3.3.2"
+# The newest Airflow MWAA offers (the AirflowVersion values of botocore's own MWAA model) and the Python
+# it runs Airflow 3 on; docs/deploy.md says how this was checked. `make test-compat` runs the bundle there.
+MWAA_AIRFLOW_VERSION = "3.0.6"
 MWAA_PYTHON_VERSION = "3.12"
-CONSTRAINTS_URL = (
-    "https://raw.githubusercontent.com/apache/airflow/constraints-{airflow}/constraints-{python}.txt"
-)
+# Where MWAA puts the DAGs folder's files on its workers, so where requirements.txt finds our constraints.
+MWAA_DAGS_DIR = "/usr/local/airflow/dags"
+CONSTRAINTS_NAME = "rdfox-pipeline-constraints.txt"
 
 PACKAGE = "rdfox_pipeline"
 # Project-internal top-level packages: never requirements (rdfox_local is only used by the CLI, off MWAA).
@@ -58,11 +61,48 @@ class BundleResult:
     dag_files: int
 
 
-def constraint_line(
-    airflow_version: str = MWAA_AIRFLOW_VERSION, python_version: str = MWAA_PYTHON_VERSION
-) -> str:
-    url = CONSTRAINTS_URL.format(airflow=airflow_version, python=python_version)
-    return f'--constraint "{url}"'
+def constraint_line() -> str:
+    return f'--constraint "{MWAA_DAGS_DIR}/{CONSTRAINTS_NAME}"'
+
+
+def constraints_path(repo: Path, airflow_version: str, python_version: str) -> Path:
+    """The committed constraints for one Airflow/Python pair (``make mwaa-constraints`` writes it)."""
+    return repo / "deploy" / "mwaa" / f"constraints-{airflow_version}-python{python_version}.txt"
+
+
+def read_pins(path: Path) -> dict[str, str]:
+    """``name==version`` lines of a constraints file, by canonical name."""
+    pins: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[canonicalize_name(name.split("[", 1)[0])] = version.split(";", 1)[0].strip()
+    return pins
+
+
+def checked_constraints(
+    repo: Path, airflow_version: str, python_version: str, requirements: Sequence[str]
+) -> Path:
+    """The constraints file for this pair; refused if it would not install this Airflow and these needs."""
+    path = constraints_path(repo, airflow_version, python_version)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no constraints for Airflow {airflow_version} on Python {python_version} ({path}): "
+            f"make mwaa-constraints MWAA_AIRFLOW={airflow_version} MWAA_PYTHON={python_version}"
+        )
+    pins = read_pins(path)
+    if pins.get("apache-airflow") != airflow_version:
+        raise ValueError(f"{path} pins apache-airflow {pins.get('apache-airflow')}, not {airflow_version}")
+    for line in requirements:
+        requirement = Requirement(line)
+        pinned = pins.get(canonicalize_name(requirement.name))
+        if pinned is None or not requirement.specifier.contains(pinned, prereleases=True):
+            raise ValueError(
+                f"{path} pins {requirement.name} {pinned or '(nothing)'}, which does not satisfy {line!r} "
+                "from pyproject.toml: run make mwaa-constraints"
+            )
+    return path
 
 
 def _shipped(paths: Iterable[Path], root: Path) -> list[Path]:
@@ -188,6 +228,26 @@ def runtime_requirements(repo: Path, plugin_files: Sequence[Path], dag_files: Se
     return lines
 
 
+def _sources(repo: Path) -> tuple[list[Path], list[Path]]:
+    """(plugin files, DAG files) that the bundle ships."""
+    package_dir = repo / "plugins" / PACKAGE
+    dags_dir = repo / "dags"
+    if not (package_dir / "__init__.py").is_file():
+        raise FileNotFoundError(f"{package_dir} is not a package")
+    dag_files = _shipped(dags_dir.rglob("*"), repo)
+    if not any(p.suffix == ".py" for p in dag_files):
+        raise FileNotFoundError(f"no DAG file in {dags_dir}")
+    return _shipped(package_dir.rglob("*"), repo), dag_files
+
+
+def bundle_requirements(repo: Path) -> list[str]:
+    """The requirement lines of the bundle built from ``repo``."""
+    plugin_files, dag_files = _sources(repo)
+    return runtime_requirements(
+        repo, [p for p in plugin_files if p.suffix == ".py"], [p for p in dag_files if p.suffix == ".py"]
+    )
+
+
 def build_bundle(
     out_dir: Path,
     repo: Path,
@@ -196,19 +256,12 @@ def build_bundle(
     python_version: str = MWAA_PYTHON_VERSION,
     jobspec_queue_url: str | None = None,
 ) -> BundleResult:
-    package_dir = repo / "plugins" / PACKAGE
     dags_dir = repo / "dags"
-    if not (package_dir / "__init__.py").is_file():
-        raise FileNotFoundError(f"{package_dir} is not a package")
-    # Checked before anything is written: a bad URL leaves no half-built bundle.
+    # Checked before anything is written: a bad URL or stale constraints leave no half-built bundle.
     startup = startup_script(jobspec_queue_url) if jobspec_queue_url else None
-    plugin_files = _shipped(package_dir.rglob("*"), repo)
-    dag_files = _shipped(dags_dir.rglob("*"), repo)
-    if not any(p.suffix == ".py" for p in dag_files):
-        raise FileNotFoundError(f"no DAG file in {dags_dir}")
-    requirements = runtime_requirements(
-        repo, [p for p in plugin_files if p.suffix == ".py"], [p for p in dag_files if p.suffix == ".py"]
-    )
+    plugin_files, dag_files = _sources(repo)
+    requirements = bundle_requirements(repo)
+    constraints = checked_constraints(repo, airflow_version, python_version, requirements)
 
     # Start clean: a file removed from the repo must not survive in the bundle.
     if out_dir.exists():
@@ -229,7 +282,8 @@ def build_bundle(
             info.external_attr = 0o644 << 16
             archive.writestr(info, path.read_bytes())
 
-    text = "\n".join([constraint_line(airflow_version, python_version), *requirements]) + "\n"
+    shutil.copyfile(constraints, out_dir / "dags" / CONSTRAINTS_NAME)
+    text = "\n".join([constraint_line(), *requirements]) + "\n"
     (out_dir / "requirements.txt").write_text(text, encoding="utf-8")
     if startup is not None:
         (out_dir / "startup.sh").write_text(startup, encoding="utf-8")
@@ -250,13 +304,13 @@ def startup_script(jobspec_queue_url: str) -> str:
     )
 
 
-def _version(text: str) -> str:
+def version_arg(text: str) -> str:
     if not re.fullmatch(r"\d+\.\d+(\.\d+)?", text):
         raise argparse.ArgumentTypeError(f"not a version: {text!r}")
     return text
 
 
-def _default_repo() -> Path:
+def default_repo() -> Path:
     # Editable install (make install): the checkout this module lives in; otherwise the current directory.
     here = Path(__file__).resolve().parents[2]
     return here if (here / "pyproject.toml").is_file() else Path.cwd()
@@ -268,10 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("out_dir", type=Path, help="where to write the bundle (e.g. dist/mwaa)")
     parser.add_argument(
-        "--repo", type=Path, default=_default_repo(), help="project root (default: this checkout)"
+        "--repo", type=Path, default=default_repo(), help="project root (default: this checkout)"
     )
-    parser.add_argument("--airflow-version", type=_version, default=MWAA_AIRFLOW_VERSION)
-    parser.add_argument("--python-version", type=_version, default=MWAA_PYTHON_VERSION)
+    parser.add_argument("--airflow-version", type=version_arg, default=MWAA_AIRFLOW_VERSION)
+    parser.add_argument("--python-version", type=version_arg, default=MWAA_PYTHON_VERSION)
     parser.add_argument(
         "--jobspec-queue-url", help="write startup.sh exporting this SQS queue URL for the asset watcher"
     )
@@ -291,8 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"wrote {result.out_dir}: dags/ ({result.dag_files} files), "
         f"plugins.zip ({result.plugin_files} files), "
-        f"requirements.txt ({len(result.requirements)} requirements + constraint for Airflow "
-        f"{args.airflow_version} / Python {args.python_version}){startup}"
+        f"requirements.txt ({len(result.requirements)} requirements) under {CONSTRAINTS_NAME} for Airflow "
+        f"{args.airflow_version} / Python {args.python_version}{startup}"
     )
     return 0
 

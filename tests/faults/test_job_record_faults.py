@@ -153,7 +153,7 @@ def test_sns_failing_is_recorded_without_a_retry_storm(
     messages = aws_world.notifications_for(job_id)
     assert len(messages) == 1 and attributes(messages[0])["status"] == "INFERENCE_FAILED"
     # A further retry (or a second run of the task) does not notify twice.
-    from airflow.sdk.exceptions import AirflowSkipException
+    from rdfox_pipeline.compat import AirflowSkipException
 
     with pytest.raises(AirflowSkipException):
         _notify(aws_world, job_id)

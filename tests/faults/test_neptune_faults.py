@@ -126,7 +126,7 @@ def _start(job_id: str) -> str:
 
 def _wait(job_id: str, load_id: str) -> dict[str, Any]:
     """The sensor as Airflow runs it: execute defers; the triggerer runs the trigger; execute_complete."""
-    from airflow.sdk.exceptions import TaskDeferred
+    from rdfox_pipeline.compat import TaskDeferred
     from rdfox_pipeline.sensors.neptune_load_status import NeptuneLoadStatusSensor
 
     sensor = NeptuneLoadStatusSensor(
@@ -173,7 +173,7 @@ def test_bursts_of_errors_while_starting_and_polling(
 def test_each_loader_failure_status(
     loader_status: str, job: str, aws_world: AwsWorld, neptune: Neptune
 ) -> None:
-    from airflow.exceptions import AirflowException
+    from rdfox_pipeline.compat import AirflowException
 
     neptune.call("/_emulator/next-load-status", {"status": loader_status})
     load_id = _start(job)

@@ -18,7 +18,7 @@ from tests.integration.ssm_fixtures import isolated_settings_fixture  # noqa: F4
 
 # The table comes from JOB_TABLE_NAME in the environment: no SSM setting left on the shared moto server by
 # another test may override it, so every test owns the SSM settings path.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("isolated_settings")]
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("isolated_settings", "cli_stdout_only")]
 CLI = [str(Path(sys.executable).with_name("rdfox-pipeline"))]
 
 

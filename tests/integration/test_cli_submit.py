@@ -11,6 +11,8 @@ import boto3
 import pytest
 from rdfox_pipeline.cli.main import main
 
+pytestmark = pytest.mark.usefixtures("cli_stdout_only")
+
 BUCKET = "submit-input"
 
 

@@ -33,6 +33,8 @@ from rdfox_pipeline.links import (
 from tests.conftest import TEST_REGION
 from tests.integration.conftest import TEST_ROLE_ARN, neptune_conn_json
 
+pytestmark = pytest.mark.compat  # also run under MWAA's Airflow (make test-compat)
+
 NT = "<http://a/s> <http://a/p> <http://a/o> .\n"
 JOBSPEC = {"dataset": "LINKS", "resources": {"cores": 1, "memory": "1Gi"}}
 

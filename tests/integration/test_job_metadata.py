@@ -25,7 +25,7 @@ from tests.integration.ssm_fixtures import isolated_settings_fixture  # noqa: F4
 
 # SSM settings left on the shared moto server by other tests (SSM wins over the environment) must not decide
 # the table or the output bucket here: every test owns the SSM settings path.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("isolated_settings")]
+pytestmark = [pytest.mark.compat, pytest.mark.timeout(120), pytest.mark.usefixtures("isolated_settings")]
 DAY = date(2021, 8, 1)
 
 
@@ -445,6 +445,7 @@ def test_plugin_registers_once_and_its_macro_reads_the_record(
     """Airflow loads the plugin from the plugins folder once, without importing the package's other modules
     under bare names; `{{ macros.rdfox_pipeline.job_record(job_id) }}` reads the job through aws_default."""
     from airflow import plugins_manager
+    from rdfox_pipeline.compat import loaded_plugins
 
     table = f"jobs-macro-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("JOB_TABLE_NAME", table)
@@ -452,7 +453,7 @@ def test_plugin_registers_once_and_its_macro_reads_the_record(
     hook.create_table_if_missing()
     job_id = hook.allocate_job("MACRO", day=DAY)
 
-    plugins, errors = plugins_manager._get_plugins()
+    plugins, errors = loaded_plugins()
     assert errors == {}
     (plugin,) = [p for p in plugins if p.name == "rdfox_pipeline"]
     assert str(plugin.source).endswith("rdfox_pipeline/plugin.py")

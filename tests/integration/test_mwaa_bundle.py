@@ -1,20 +1,15 @@
-"""The MWAA bundle: built by `make mwaa-bundle`'s module, then used the way MWAA uses it, in a clean venv.
+"""The MWAA bundle: built by `make mwaa-bundle`'s module, then used the way MWAA uses it.
 
-MWAA installs requirements.txt (with its --constraint line) into an environment that has Airflow, unpacks
-plugins.zip into its plugins folder (on sys.path) and parses dags/. Here the constraint URL cannot be
-fetched, so it is replaced by what it enforces for the packages that matter: ``apache-airflow==<version>``,
-plus this machine's installed versions as a local constraints file (constraints add no package; they only
-keep uv on versions already in its cache). Nothing else is installed: not this project, not its dev tools.
-
-The trade-off (docs/deploy.md): CI has no route to raw.githubusercontent.com, so this cannot prove that
-Airflow's published constraints resolve with the listed requirements, and it runs on the CI's Python rather
-than MWAA's. It does prove that the listed requirements are complete (the DAG and the plugin import with
-nothing else), that plugins.zip is importable from its root, and that the bundle needs no local tooling.
+MWAA installs requirements.txt under the constraints file its first line names (shipped in the bundle's
+dags/) into an environment that has Airflow, unpacks plugins.zip into its plugins folder (on sys.path) and
+parses dags/. The tests marked ``mwaa`` (run by `make test-compat`, under the bundle's Airflow and Python)
+do the same: a clean venv of MWAA's Python with ``apache-airflow==<MWAA's version>`` and the bundle's
+requirements under the bundle's constraints, nothing else (not this project, not its dev tools); then a
+whole job on the local stack, with the DAG and the plugin taken from the bundle.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import re
 import subprocess
@@ -29,14 +24,60 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "rdfox_neptune_pipeline"
 
 
-def test_constraint_line_names_the_mwaa_version() -> None:
-    line = mwaa_bundle.constraint_line()
-    assert line == (
-        '--constraint "https://raw.githubusercontent.com/apache/airflow/'
-        f'constraints-{mwaa_bundle.MWAA_AIRFLOW_VERSION}/constraints-{mwaa_bundle.MWAA_PYTHON_VERSION}.txt"'
+def test_constraint_line_names_the_shipped_constraints_where_mwaa_puts_them() -> None:
+    assert mwaa_bundle.constraint_line() == (
+        '--constraint "/usr/local/airflow/dags/rdfox-pipeline-constraints.txt"'
     )
-    # The bundle targets the Airflow this project is developed and tested on.
-    assert importlib.metadata.version("apache-airflow") == mwaa_bundle.MWAA_AIRFLOW_VERSION
+
+
+def test_the_target_is_an_airflow_version_mwaa_offers() -> None:
+    """botocore's own MWAA model lists the valid AirflowVersion values (CreateEnvironment's docs)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("mwaa")
+    documentation = (
+        model.operation_model("CreateEnvironment").input_shape.members["AirflowVersion"].documentation
+    )
+    offered = re.findall(r"<code>(\d+\.\d+\.\d+)</code>", documentation)
+    assert mwaa_bundle.MWAA_AIRFLOW_VERSION in offered, offered
+
+
+def test_committed_constraints_install_mwaa_airflow_and_our_requirements() -> None:
+    """The constraints for the default target pin MWAA's Airflow and satisfy pyproject's requirements."""
+    requirements = mwaa_bundle.bundle_requirements(REPO_ROOT)
+    path = mwaa_bundle.checked_constraints(
+        REPO_ROOT, mwaa_bundle.MWAA_AIRFLOW_VERSION, mwaa_bundle.MWAA_PYTHON_VERSION, requirements
+    )
+    pins = mwaa_bundle.read_pins(path)
+    assert pins["apache-airflow"] == mwaa_bundle.MWAA_AIRFLOW_VERSION == "3.0.6"
+    assert mwaa_bundle.MWAA_PYTHON_VERSION == "3.12"
+    # Providers newer than Airflow 3.0.6's own constraints (amazon 9.12): the reason the file exists.
+    from packaging.version import Version
+
+    assert Version(pins["apache-airflow-providers-amazon"]) >= Version("9.20")
+
+
+def test_stale_or_missing_constraints_are_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    repo = tmp_path / "repo"
+    for name in ("plugins", "dags"):
+        shutil.copytree(REPO_ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO_ROOT / "pyproject.toml", repo / "pyproject.toml")
+    out = tmp_path / "out"
+    assert mwaa_bundle.main([str(out), "--repo", str(repo), "--airflow-version", "3.0.6"]) == 2
+    assert "make mwaa-constraints MWAA_AIRFLOW=3.0.6 MWAA_PYTHON=3.12" in capsys.readouterr().err
+    constraints = mwaa_bundle.constraints_path(repo, "3.0.6", "3.12")
+    constraints.parent.mkdir(parents=True)
+    text = mwaa_bundle.constraints_path(REPO_ROOT, "3.0.6", "3.12").read_text()
+    constraints.write_text(
+        re.sub(r"(?m)^apache-airflow-providers-amazon==.*$", "apache-airflow-providers-amazon==9.12.0", text)
+    )
+    assert mwaa_bundle.main([str(out), "--repo", str(repo)]) == 2
+    assert "pins apache-airflow-providers-amazon 9.12.0, which does not satisfy" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_import_scan_maps_modules_to_distributions(tmp_path: Path) -> None:
@@ -81,6 +122,13 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_bundle_layout(bundle: Path) -> None:
     assert sorted(p.name for p in bundle.iterdir()) == ["dags", "plugins.zip", "requirements.txt"]
+    assert sorted(p.name for p in (bundle / "dags").iterdir()) == [
+        mwaa_bundle.CONSTRAINTS_NAME,
+        f"{DAG_ID}.py",
+    ]
+    assert (bundle / "dags" / mwaa_bundle.CONSTRAINTS_NAME).read_bytes() == mwaa_bundle.constraints_path(
+        REPO_ROOT, mwaa_bundle.MWAA_AIRFLOW_VERSION, mwaa_bundle.MWAA_PYTHON_VERSION
+    ).read_bytes()
     assert (bundle / "dags" / f"{DAG_ID}.py").read_bytes() == (
         REPO_ROOT / "dags" / f"{DAG_ID}.py"
     ).read_bytes()
@@ -119,6 +167,7 @@ def test_build_is_reproducible(bundle: Path, tmp_path: Path) -> None:
     for name in ("plugins", "dags"):
         shutil.copytree(REPO_ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(REPO_ROOT / "pyproject.toml", repo / "pyproject.toml")
+    shutil.copytree(REPO_ROOT / "deploy" / "mwaa", repo / "deploy" / "mwaa")
     mwaa_bundle.build_bundle(tmp_path / "one", repo)
     time.sleep(1.1)  # zip timestamps have a 2 s resolution: a real clock would show here
     mwaa_bundle.build_bundle(tmp_path / "two", repo)
@@ -179,29 +228,31 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _mwaa_python() -> str:
+    """MWAA's Python: this tier's own interpreter (make test-compat builds its venv on it)."""
+    running = "{}.{}".format(*sys.version_info[:2])
+    assert running == mwaa_bundle.MWAA_PYTHON_VERSION, f"Python {running}: run it with make test-compat"
+    return sys.executable
+
+
+@pytest.mark.mwaa
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_bundle_installs_and_the_dag_imports_in_a_clean_venv(bundle: Path, tmp_path: Path) -> None:
     uv = Path(sys.executable).with_name("uv")
     venv = tmp_path / "venv"
     subprocess.run(
-        [str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True, env=_clean_env()
+        [str(uv), "venv", "-q", "--python", _mwaa_python(), str(venv)], check=True, env=_clean_env()
     )
     python = venv / "bin" / "python"
 
     lines = (bundle / "requirements.txt").read_text().splitlines()
-    assert lines[0].startswith("--constraint ")
+    # What MWAA does: its Airflow, then requirements.txt under the constraints its first line names.
+    constraint = re.fullmatch(r'--constraint "(/usr/local/airflow/dags)/(.+)"', lines[0])
+    assert constraint, lines[0]
     requirements = tmp_path / "requirements.txt"
     requirements.write_text(
         "\n".join([f"apache-airflow=={mwaa_bundle.MWAA_AIRFLOW_VERSION}", *lines[1:]]) + "\n"
-    )
-    # Versions installed here stand in for Airflow's constraints file; the project itself is left out.
-    frozen = subprocess.run(
-        [str(uv), "pip", "freeze", "--python", sys.executable], check=True, capture_output=True, text=True
-    ).stdout.splitlines()
-    constraints = tmp_path / "constraints.txt"
-    constraints.write_text(
-        "\n".join(line for line in frozen if "==" in line and not line.startswith("rdfox-pipeline")) + "\n"
     )
     install = subprocess.run(
         [
@@ -214,13 +265,18 @@ def test_bundle_installs_and_the_dag_imports_in_a_clean_venv(bundle: Path, tmp_p
             "-r",
             str(requirements),
             "--constraint",
-            str(constraints),
+            str(bundle / "dags" / constraint.group(2)),
         ],
         capture_output=True,
         text=True,
         env=_clean_env(),
     )
     assert install.returncode == 0, install.stderr[-3000:]
+    version = subprocess.run(
+        [str(python), "-c", "import sys, airflow; print(airflow.__version__, *sys.version_info[:2])"],
+        capture_output=True, text=True, check=True, env=_clean_env(), cwd=tmp_path,
+    ).stdout.split()  # fmt: skip
+    assert version == [mwaa_bundle.MWAA_AIRFLOW_VERSION, *mwaa_bundle.MWAA_PYTHON_VERSION.split(".")]
 
     plugins = tmp_path / "plugins"
     with zipfile.ZipFile(bundle / "plugins.zip") as archive:
@@ -242,11 +298,9 @@ import importlib.util, json, sys
 import rdfox_pipeline
 assert rdfox_pipeline.__file__.startswith({str(plugins)!r}), rdfox_pipeline.__file__
 assert importlib.util.find_spec("rdfox_local") is None, "the bundle must not need the local stack"
-from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(dag_folder={str(bundle / "dags")!r})
-from airflow import plugins_manager
-plugins_manager.ensure_plugins_loaded()
-plugins, plugin_errors = plugins_manager._get_plugins()
+from rdfox_pipeline.compat import dag_bag_class, loaded_plugins
+bag = dag_bag_class()(dag_folder={str(bundle / "dags")!r})
+plugins, plugin_errors = loaded_plugins()
 print(json.dumps({{"dags": sorted(bag.dag_ids), "errors": bag.import_errors,
                    "plugins": [p.name for p in plugins], "plugin_errors": plugin_errors}}))
 """
@@ -262,3 +316,41 @@ print(json.dumps({{"dags": sorted(bag.dag_ids), "errors": bag.import_errors,
     assert result["errors"] == {}
     assert DAG_ID in result["dags"]
     assert result["plugin_errors"] == {}
+
+
+@pytest.mark.mwaa
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_bundle_runs_a_whole_job_on_the_local_stack(bundle: Path, tmp_path: Path) -> None:
+    """Under MWAA's Airflow (this tier's interpreter), the bundle's DAG and plugin run one job end to end."""
+    import airflow
+
+    assert airflow.__version__ == mwaa_bundle.MWAA_AIRFLOW_VERSION, "run it with make test-compat"
+    from rdfox_local.stack.demo import Demo
+    from rdfox_local.stack.stack import LocalStack
+
+    plugins = tmp_path / "plugins"
+    with zipfile.ZipFile(bundle / "plugins.zip") as archive:
+        archive.extractall(plugins)
+    stack = LocalStack(tmp_path / "stack")
+    state = stack.up(log=lambda _msg: None)
+    try:
+        demo = Demo(
+            stack,
+            state,
+            transactions=500,
+            log=lambda _msg: None,
+            # As MWAA: the unpacked plugins.zip first on sys.path, the bundle's dags/ parsed.
+            airflow_env={
+                "AIRFLOW__CORE__DAGS_FOLDER": str(bundle / "dags"),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
+                "PYTHONPATH": str(plugins),
+            },
+        )
+        result = demo.run(tmp_path / "work")
+        log = "\n".join(p.read_text(errors="replace") for p in stack.log_dir.glob("demo-*.airflow.log"))
+    finally:
+        stack.down(log=lambda _msg: None)
+    assert result.status == "SUCCESS_NOTIFICATION_SENT", (result, log[-6000:])
+    assert result.loaded_triples and result.loaded_triples > 0
+    assert f"Filling up the DagBag from {bundle / 'dags'}" in log or str(bundle / "dags") in log

@@ -20,7 +20,12 @@ from tests.integration.neptune_job_fixtures import NT, Job, make_job_fixture  # 
 from tests.integration.ssm_fixtures import isolated_settings_fixture  # noqa: F401 - fixture
 
 DAGS = Path(__file__).parent / "neptune_dags"
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(400), pytest.mark.usefixtures("isolated_settings")]
+pytestmark = [
+    pytest.mark.compat,
+    pytest.mark.slow,
+    pytest.mark.timeout(400),
+    pytest.mark.usefixtures("isolated_settings"),
+]
 BAD_LINE = "<http://a/s> <not an iri> <http://a/o> .\n"
 
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from airflow.exceptions import AirflowException
+from rdfox_pipeline.compat import AirflowException
 from rdfox_pipeline.hooks.neptune_loader import (
     NeptuneLoaderError,
     NeptuneLoaderHook,
@@ -21,6 +21,8 @@ from tests.integration.conftest import (
     TEST_ROLE_ARN,
     neptune_conn_json,
 )
+
+pytestmark = pytest.mark.compat  # also run under MWAA's Airflow (make test-compat)
 
 NT = "<http://a/s> <http://a/p> <http://a/o> .\n<http://a/s> <http://a/p> <http://a/o2> .\n"
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from airflow.exceptions import AirflowException
+from rdfox_pipeline.compat import AirflowException
 from rdfox_pipeline.operators.neptune_load import NeptuneBulkLoadOperator
 
 from tests.conftest import TEST_REGION
@@ -15,7 +15,7 @@ from tests.integration.conftest import TEST_ROLE_ARN, NeptuneEmulator, neptune_c
 from tests.integration.neptune_job_fixtures import Job, make_job_fixture  # noqa: F401 - fixture
 from tests.integration.ssm_fixtures import isolated_settings_fixture  # noqa: F401 - fixture
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("isolated_settings")]
+pytestmark = [pytest.mark.compat, pytest.mark.timeout(120), pytest.mark.usefixtures("isolated_settings")]
 
 
 def operator(job: Job, **kwargs: Any) -> NeptuneBulkLoadOperator:

@@ -8,7 +8,7 @@ import time
 import uuid
 
 import pytest
-from airflow.exceptions import AirflowException, TaskDeferred
+from rdfox_pipeline.compat import AirflowException, TaskDeferred
 from rdfox_pipeline.domain.statuses import NEPTUNE_FAILURE_STATUSES, JobStatus
 from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
 from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderHook
@@ -19,7 +19,7 @@ from tests.conftest import TEST_REGION
 from tests.integration.conftest import TEST_ROLE_ARN
 from tests.integration.ssm_fixtures import isolated_settings_fixture  # noqa: F401 - fixture
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.compat, pytest.mark.timeout(120)]
 NT = "<http://a/s> <http://a/p> <http://a/o> .\n"
 
 
@@ -132,7 +132,7 @@ def test_sensor_execute_complete_records_completed_stats(
 
 
 def test_sensor_timeout_and_error_events_fail_clearly():
-    from airflow.sdk.exceptions import AirflowSensorTimeout
+    from rdfox_pipeline.compat import AirflowSensorTimeout
 
     sensor = NeptuneLoadStatusSensor(task_id="wait", load_id="L1", timeout=60)
     with pytest.raises(AirflowSensorTimeout, match="did not finish within 60s"):
@@ -199,7 +199,7 @@ def test_reschedule_mode_gives_back_the_slot(neptune_connection, neptune_emulato
 
 
 def test_poke_mode_timeout(neptune_connection, neptune_emulator, s3_source):
-    from airflow.sdk.exceptions import AirflowSensorTimeout
+    from rdfox_pipeline.compat import AirflowSensorTimeout
 
     neptune_emulator.control("throttle", {"seconds": 10})
     load_id = start(s3_source({"a.nt": NT}))

@@ -131,7 +131,7 @@ def test_verification_off_only_when_asked(monkeypatch: pytest.MonkeyPatch, https
     status = asyncio.run(hook.aget_load_status("some-load"))
     assert status["overallStatus"]["status"] == "LOAD_COMPLETED"
     # A typo'd value must not silently mean "off".
-    from airflow.exceptions import AirflowException
+    from rdfox_pipeline.compat import AirflowException
 
     hook = _connect(monkeypatch, https_server, verify="nope")
     with pytest.raises(AirflowException, match="verify"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from airflow.providers.cncf.kubernetes.triggers.pod import KubernetesPodTrigger
 from kubernetes.client import models as k8s
 from rdfox_pipeline.triggers.rdfox_pod import (
@@ -11,6 +12,8 @@ from rdfox_pipeline.triggers.rdfox_pod import (
     init_container_problem,
     with_init_container_watch,
 )
+
+pytestmark = pytest.mark.compat  # also run under MWAA's Airflow (make test-compat)
 
 
 def _status(name: str, reason: str, message: str) -> k8s.V1ContainerStatus:

@@ -103,7 +103,11 @@ class Demo:
         transactions: int = 2000,
         seed: int = 7,
         log: Callable[[str], None] = print,
+        airflow_env: Mapping[str, str] | None = None,
     ) -> None:
+        """``airflow_env``: variables on top of the stack's for ``airflow dags test`` (e.g. another DAGs and
+        plugins folder, as the MWAA bundle's check uses)."""
+        self.airflow_env = dict(airflow_env or {})
         self.stack = stack
         self.state = state
         self.transactions = transactions
@@ -165,7 +169,7 @@ class Demo:
 
     def run_dag(self, conf: Mapping[str, Any], log_path: Path) -> int:
         airflow = str(Path(sys.executable).with_name("airflow"))
-        env = self.stack.process_env()
+        env = self.stack.process_env(self.airflow_env)
         self.log(f"running the DAG {DAG_ID} through Airflow (airflow dags test); log: {log_path}")
         started = time.monotonic()
         with open(log_path, "w") as out:

@@ -31,8 +31,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
-from airflow.exceptions import AirflowException
-from airflow.sdk import BaseHook
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -42,6 +40,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from rdfox_pipeline.compat import AirflowException, BaseHook, get_async_connection
 from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES
 
 DEFAULT_PORT = 8182
@@ -259,7 +258,7 @@ class NeptuneLoaderHook(BaseHook):
 
     async def aendpoint(self) -> NeptuneEndpoint:
         if self._endpoint is None:
-            conn = await self.aget_connection(self.neptune_conn_id)
+            conn = await get_async_connection(self.neptune_conn_id, hook=self)
             self._endpoint = endpoint_from_connection(conn)
         return self._endpoint
 

@@ -89,8 +89,7 @@ class JobNotificationOperator(SnsPublishOperator):
         return [v for v in (creds.access_key, creds.secret_key, creds.token) if v]
 
     def execute(self, context: Context) -> str | None:
-        from airflow.sdk.exceptions import AirflowSkipException
-
+        from rdfox_pipeline.compat import AirflowSkipException
         from rdfox_pipeline.notifications.redact import redact
         from rdfox_pipeline.notifications.render import render_notification
 

@@ -172,7 +172,7 @@ class JobspecKeySensor(S3KeySensor):
         super().__init__(bucket_key="", aws_conn_id=aws_conn_id, **kwargs)
 
     def execute(self, context: Context) -> None:
-        from airflow.sdk.exceptions import AirflowSkipException
+        from rdfox_pipeline.compat import AirflowSkipException
 
         try:
             if inline_jobspec(context) is not None:

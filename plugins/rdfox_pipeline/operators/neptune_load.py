@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.exceptions import AirflowException
 from airflow.sdk import BaseOperator
 
+from rdfox_pipeline.compat import AirflowException
 from rdfox_pipeline.domain.statuses import (
     NEPTUNE_ACTIVE_LOAD_STATUSES,
     NEPTUNE_TERMINAL_OK,

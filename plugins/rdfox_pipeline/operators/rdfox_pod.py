@@ -95,9 +95,8 @@ class RdfoxPodOperator(EksPodOperator):
         kwargs.setdefault("do_xcom_push", False)
         # Failed pods are kept for diagnosis; succeeded ones are deleted (their outputs are in S3).
         kwargs.setdefault("on_finish_action", "delete_succeeded_pod")
-        # Reattach to the job's pod on a retry instead of starting a second one ("durable": Airflow 3.3's name
-        # for the deprecated reattach_on_restart, which warned at every DAG parse).
-        kwargs.setdefault("durable", True)
+        # A retry reattaches to the job's pod instead of starting a second one: the provider's default on
+        # every Airflow we support, under a name that differs by version (rdfox_pipeline.compat).
         super().__init__(cluster_name="", aws_conn_id=aws_conn_id, **kwargs)
         self.registration = registration
         self._settings: Settings | None = None
@@ -162,14 +161,14 @@ class RdfoxPodOperator(EksPodOperator):
         """A retry may only reattach to the job's pod, never start RDFox again once the reasoning has ended.
 
         Retries exist for Airflow failing a deferred task that resumed before the scheduler saw its worker
-        exit (apache/airflow#72716): the pod is still there (``durable``) and the retry takes it
-        up. After a real failure the job is INFERENCE_FAILED (or later) and the retry fails at once.
+        exit (apache/airflow#72716): the pod is still there and the retry reattaches to it. After a real
+        failure the job is INFERENCE_FAILED (or later) and the retry fails at once.
         """
         if int(getattr(context["ti"], "try_number", 1) or 1) <= 1:
             return
         status = (self._hook().get_job(self.job_id) or {}).get("job_status")
         if status not in (None, "CREATED", "SCHEDULED"):
-            from airflow.sdk.exceptions import AirflowFailException
+            from rdfox_pipeline.compat import AirflowFailException
 
             raise AirflowFailException(f"job {self.job_id} is {status}: a retry does not run RDFox again")
 

@@ -28,7 +28,7 @@ class MarkRunFailedOperator(BaseOperator):
         super().__init__(**kwargs)
 
     def execute(self, context: Context) -> None:
-        from airflow.sdk.exceptions import AirflowFailException
+        from rdfox_pipeline.compat import AirflowFailException
 
         raise AirflowFailException(
             "a task of this job failed; the job record's error_reason and the failure notification "

@@ -8,10 +8,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.exceptions import AirflowException
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowSensorTimeout
 
+from rdfox_pipeline.compat import AirflowException, AirflowSensorTimeout
 from rdfox_pipeline.domain.neptune_stats import NeptuneStatusError, parse_neptune_status
 from rdfox_pipeline.domain.statuses import (
     NEPTUNE_ACTIVE_LOAD_STATUSES,

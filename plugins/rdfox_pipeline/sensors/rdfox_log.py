@@ -124,8 +124,7 @@ class RdfoxLogSensor(BaseSensorOperator):
         hook.record_status(str(self.registration["job_id"]), status, **fields)
 
     def _parse(self) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
+        from rdfox_pipeline.compat import AirflowFailException
         from rdfox_pipeline.domain.rdfox_log import RdfoxLogError, parse_rdfox_log
 
         bucket, key = self._location()

@@ -1,10 +1,10 @@
 """The earliest moment a deferred task of ours may be handed back to a worker.
 
-Why: Airflow 3.3's scheduler fails a deferred task whose trigger fires before the scheduler has processed the
-exit of the worker that deferred it (apache/airflow#72716: "Server indicated the task shouldn't be running
-anymore"); on a busy machine that takes several seconds. So the task that defers sets a floor, and the
-trigger holds its event until then. Real waits (a pod reasoning, a Neptune load) last minutes to hours and
-never notice; a wait that is over at once costs the floor, not a failed task and a retry.
+Why: Airflow's scheduler (3.0.x as well as 3.3) fails a deferred task whose trigger fires before the scheduler
+has processed the exit of the worker that deferred it (apache/airflow#72716: "Server indicated the task
+shouldn't be running anymore"); on a busy machine that takes several seconds. So the task that defers sets a
+floor, and the trigger holds its event until then. Real waits (a pod reasoning, a Neptune load) last minutes
+to hours and never notice; a wait that is over at once costs the floor, not a failed task and a retry.
 """
 
 from __future__ import annotations
