@@ -142,6 +142,10 @@ class AirflowServices:
                 # A dead triggerer's triggers are picked up by the next one after this many seconds.
                 "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                # Free ports, not 8793/8794: a SIGKILLed triggerer's log server (Airflow 3.0) outlives it
+                # and holds its port, and two batches on one machine would clash.
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
                 **(extra_env or {}),
             }
         )

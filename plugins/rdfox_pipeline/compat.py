@@ -14,13 +14,19 @@ Nothing else in the package branches on Airflow's version; it imports what moved
 - ``DagBag`` (tests, benchmarks, the MWAA bundle check) moved from ``airflow.models.dagbag`` to
   ``airflow.dag_processing.dagbag``; the old path only warns on newer versions, so :func:`dag_bag_class`
   picks the new one where it exists. Imported when called: the plugin itself never needs it.
+- In the triggerer, reading a connection's extra or password masks its secrets through the supervisor, a
+  blocking call. Before 3.3.2 that call refuses to run on the event loop ("You cannot use AsyncToSync in the
+  same thread as an async event loop") and works only from a thread that asgiref's ``sync_to_async`` made
+  (it finds the triggerer's loop from there; ``asyncio.to_thread`` does not). :func:`run_blocking` is that
+  thread, right on every version.
 - The plugins manager kept loaded plugins in module globals up to 3.0 and behind functions since;
   :func:`loaded_plugins` reads either (tests and the MWAA bundle check).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import airflow
 from airflow.providers.common.compat.connection import get_async_connection
@@ -36,7 +42,16 @@ from packaging.version import Version
 
 AIRFLOW_V_3_3_PLUS = Version(Version(airflow.__version__).base_version) >= Version("3.3")
 
+T = TypeVar("T")
+
 POD_REATTACH_ARGUMENT = "durable" if AIRFLOW_V_3_3_PLUS else "reattach_on_restart"
+
+
+async def run_blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``func`` off a trigger's event loop, in a thread that can still ask the supervisor for things."""
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(func, thread_sensitive=False)(*args, **kwargs)
 
 
 def dag_bag_class() -> type:
@@ -71,4 +86,5 @@ __all__ = [
     "dag_bag_class",
     "get_async_connection",
     "loaded_plugins",
+    "run_blocking",
 ]

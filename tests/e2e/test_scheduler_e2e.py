@@ -26,7 +26,7 @@ import pytest
 
 from tests.e2e.conftest import DAG_ID, Stack, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.compat]
 
 WATCHED, SUBMITTED = "WATCHED", "SUBMITTED"
 TERMINAL_JOB_STATUSES = {"SUCCESS_NOTIFICATION_SENT", "ERROR_NOTIFICATION_SENT"}

@@ -40,7 +40,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from rdfox_pipeline.compat import AirflowException, BaseHook, get_async_connection
+from rdfox_pipeline.compat import AirflowException, BaseHook, get_async_connection, run_blocking
 from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES
 
 DEFAULT_PORT = 8182
@@ -259,7 +259,8 @@ class NeptuneLoaderHook(BaseHook):
     async def aendpoint(self) -> NeptuneEndpoint:
         if self._endpoint is None:
             conn = await get_async_connection(self.neptune_conn_id, hook=self)
-            self._endpoint = endpoint_from_connection(conn)
+            # Reading the extra masks secrets through the supervisor: blocking (rdfox_pipeline.compat).
+            self._endpoint = await run_blocking(endpoint_from_connection, conn)
         return self._endpoint
 
     def _credentials(self) -> Any:
@@ -473,8 +474,8 @@ class NeptuneLoaderHook(BaseHook):
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
-        # Credential resolution may call STS: keep it off the event loop.
-        creds = await asyncio.to_thread(self._credentials)
+        # Credential resolution reads the AWS connection and may call STS: off the event loop.
+        creds = await run_blocking(self._credentials)
         request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
         SigV4Auth(creds, SERVICE, endpoint.region).add_auth(request)
         return dict(request.headers.items())
