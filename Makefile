@@ -40,8 +40,8 @@ $(COMPAT_STAMP): pyproject.toml $(MWAA_CONSTRAINTS) | $(STAMP)
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m 'not mwaa' $(PYTEST_ARGS)
 
-# DAG parsing, plugin loading, the operators' tests and one whole job from the MWAA bundle, under MWAA's
-# Airflow on MWAA's Python.
+# DAG parsing, plugin loading, the operators' tests, jobs under a real scheduler and triggerer, and one whole
+# job from the MWAA bundle, under MWAA's Airflow on MWAA's Python (the tests marked compat or mwaa).
 test-compat: install-compat
 	$(COMPAT_VENV)/bin/python -m pytest -n 2 --dist loadfile -m 'compat or mwaa' $(PYTEST_ARGS)
 

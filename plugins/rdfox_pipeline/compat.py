@@ -20,7 +20,9 @@ Nothing else in the package branches on Airflow's version; it imports what moved
   (it finds the triggerer's loop from there; ``asyncio.to_thread`` does not). :func:`run_blocking` is that
   thread, right on every version.
 - The plugins manager kept loaded plugins in module globals up to 3.0 and behind functions since;
-  :func:`loaded_plugins` reads either (tests and the MWAA bundle check).
+  :func:`loaded_plugins` reads either (tests and the MWAA bundle check). The API server's side of an extra
+  link, ``XComOperatorLink``, moved out of ``airflow.serialization.serialized_objects`` likewise
+  (:func:`xcom_operator_link_class`, for the links' test).
 """
 
 from __future__ import annotations
@@ -63,6 +65,15 @@ def dag_bag_class() -> type:
     return DagBag
 
 
+def xcom_operator_link_class() -> type:
+    """The class the API server resolves a serialized operator link with."""
+    try:
+        from airflow.serialization.definitions.operatorlink import XComOperatorLink
+    except ImportError:  # Airflow 3.0.x
+        from airflow.serialization.serialized_objects import XComOperatorLink
+    return XComOperatorLink
+
+
 def loaded_plugins() -> tuple[list[Any], dict[str, str]]:
     """The plugins Airflow loaded from its plugins folder and entry points, and its plugin import errors."""
     from airflow import plugins_manager
@@ -87,4 +98,5 @@ __all__ = [
     "get_async_connection",
     "loaded_plugins",
     "run_blocking",
+    "xcom_operator_link_class",
 ]

@@ -193,6 +193,11 @@ def test_neptune_links_are_stored_by_a_real_task_run(
         [airflow, "dags", "test", "links_check"], env=env, capture_output=True, text=True, timeout=240
     )
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    # What a deployment's DAG processor does: store the serialized DAG (Airflow 3.0's `dags test` does not).
+    reserialize = subprocess.run(
+        [airflow, "dags", "reserialize"], env=env, capture_output=True, text=True, timeout=240
+    )
+    assert reserialize.returncode == 0, (reserialize.stdout + reserialize.stderr)[-4000:]
 
     stored = _stored_links("links_check")
     load_id = stored[("start_neptune_load", "return_value")]
@@ -210,8 +215,9 @@ def test_neptune_links_are_stored_by_a_real_task_run(
     assert payload["overallStatus"]["status"] == "LOAD_COMPLETED"
 
     # The API server's side: the serialized DAG names the link, read back from XCom by key.
-    from airflow.serialization.definitions.operatorlink import XComOperatorLink
+    from rdfox_pipeline.compat import xcom_operator_link_class
 
+    XComOperatorLink = xcom_operator_link_class()
     serialized = _serialized_task_links("links_check", "wait_for_neptune_load")
     assert serialized == {NeptuneLoadStatusLink.name: key}
     ti_key = _ti_key("links_check", "wait_for_neptune_load")
