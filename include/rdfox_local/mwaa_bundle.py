@@ -240,9 +240,9 @@ def _sources(repo: Path) -> tuple[list[Path], list[Path]]:
     return _shipped(package_dir.rglob("*"), repo), dag_files
 
 
-def bundle_requirements(repo: Path) -> list[str]:
-    """The requirement lines of the bundle built from ``repo``."""
-    plugin_files, dag_files = _sources(repo)
+def bundle_requirements(repo: Path, sources: tuple[list[Path], list[Path]] | None = None) -> list[str]:
+    """The requirement lines of the bundle built from ``repo`` (``sources``: ``_sources(repo)``, if known)."""
+    plugin_files, dag_files = sources or _sources(repo)
     return runtime_requirements(
         repo, [p for p in plugin_files if p.suffix == ".py"], [p for p in dag_files if p.suffix == ".py"]
     )
@@ -260,7 +260,7 @@ def build_bundle(
     # Checked before anything is written: a bad URL or stale constraints leave no half-built bundle.
     startup = startup_script(jobspec_queue_url) if jobspec_queue_url else None
     plugin_files, dag_files = _sources(repo)
-    requirements = bundle_requirements(repo)
+    requirements = bundle_requirements(repo, (plugin_files, dag_files))
     constraints = checked_constraints(repo, airflow_version, python_version, requirements)
 
     # Start clean: a file removed from the repo must not survive in the bundle.

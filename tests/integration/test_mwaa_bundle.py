@@ -354,3 +354,19 @@ def test_the_bundle_runs_a_whole_job_on_the_local_stack(bundle: Path, tmp_path: 
     assert result.status == "SUCCESS_NOTIFICATION_SENT", (result, log[-6000:])
     assert result.loaded_triples and result.loaded_triples > 0
     assert f"Filling up the DagBag from {bundle / 'dags'}" in log or str(bundle / "dags") in log
+
+
+def test_constraints_inputs_pin_the_providers_the_suite_runs_with() -> None:
+    """What `make mwaa-constraints` resolves: MWAA's Airflow, and the bundle's requirements with each provider
+    pinned to the version installed here (the one the tests ran with), extras kept."""
+    import importlib.metadata
+
+    from rdfox_local import mwaa_constraints
+
+    inputs = mwaa_constraints.pinned_inputs(REPO_ROOT, "3.0.6")
+    assert inputs[0] == "apache-airflow==3.0.6"
+    amazon = importlib.metadata.version("apache-airflow-providers-amazon")
+    assert f"apache-airflow-providers-amazon[aiobotocore]=={amazon}" in inputs
+    assert any(line.startswith("requests-aws4auth>=") for line in inputs)  # not a provider: its range
+    # One input per requirement of the bundle, plus Airflow itself.
+    assert len(inputs) == 1 + len(mwaa_bundle.bundle_requirements(REPO_ROOT))
