@@ -155,3 +155,16 @@ def cli_stdout_only() -> Iterator[None]:
         yield
     finally:
         root.handlers[:] = saved
+
+
+@pytest.fixture
+def no_resume_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that run a trigger in their own process: no 20-second hold before its event.
+
+    The floor (rdfox_pipeline/triggers/resume_floor.py) guards against a scheduler race, and there is no
+    scheduler here. Tests with a real scheduler run Airflow in other processes and keep the floor; its own
+    unit test proves the hold.
+    """
+    from rdfox_pipeline.triggers import resume_floor
+
+    monkeypatch.setattr(resume_floor, "RESUME_FLOOR_SECONDS", 0.0)

@@ -21,7 +21,7 @@ import importlib.metadata as md
 import json
 import re
 import shutil
-import subprocess  # nosec B404 - runs uv, found next to this interpreter or on PATH
+import subprocess  # nosec B404
 import sys
 import tempfile
 import urllib.request
@@ -52,7 +52,7 @@ def release_time(package: str, version: str, index_url: str = DEFAULT_INDEX) -> 
         raise ConstraintsError(f"--index-url must be an http(s) URL: {index_url!r}")
     accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
     request = urllib.request.Request(url, headers=accept)  # noqa: S310 - checked http(s) above
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310  # nosec B310 - http(s) only
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310  # nosec B310
         files = json.load(response)["files"]
     prefix = f"{canonicalize_name(package).replace('-', '_')}-{version}"
     times = [

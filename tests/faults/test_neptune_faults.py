@@ -28,6 +28,9 @@ import pytest
 from tests.conftest import TEST_REGION, free_port, start_process, stop_process, wait_for_http
 from tests.faults.conftest import AwsWorld
 
+# The triggers run in this process, with no scheduler to race: no resume floor (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_resume_floor")
+
 DATASET = "NEPTUNEFAULTS"
 TRIPLES = "".join(
     f"<http://example.org/s{i}> <http://example.org/p> <http://example.org/o{i}> .\n" for i in range(50)
