@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -29,7 +30,7 @@ OLD_PREFIXES = {
 }
 
 
-# -- 1. prefixes --------------------------------------------------------------------------------------------
+# -- 1. prefixes -----------------------------------------------------------------------------------------
 def test_the_old_pods_four_prefixes_are_the_default() -> None:
     assert DEFAULT_PREFIXES == OLD_PREFIXES
     assert resolve_settings().rdfox_prefixes == OLD_PREFIXES
@@ -111,18 +112,17 @@ def test_rules_without_prefix_declarations_reason_under_the_default_prefixes() -
     ) in set(store)
 
 
-# -- 2. base and IRI() ----------------------------------------------------------------------------------------
+# -- 2. base and IRI() -----------------------------------------------------------------------------------
 def test_iri_of_a_relative_string_resolves_against_the_files_base() -> None:
     rules = (
         f"base <{T}>\n"
-        'prop:chain[?t, ?c] :- type:Transaction[?t], BIND(IRI(MD5(CONCAT("PartialChain", STR(?t)))) AS ?c) .\n'
+        "prop:chain[?t, ?c] :- type:Transaction[?t],\n"
+        '    BIND(IRI(MD5(CONCAT("PartialChain", STR(?t)))) AS ?c) .\n'
         'prop:up[?t, ?u] :- type:Transaction[?t], BIND(IRI("../other") AS ?u) .\n'
     )
     data = f"<{T}entities#t1> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{T}classes#Transaction> .\n"
     store, _ = reason(rules, data, prefixes=OLD_PREFIXES)
-    import hashlib
-
-    digest = hashlib.md5(f"PartialChain{T}entities#t1".encode()).hexdigest()  # noqa: S324  # nosec B324
+    digest = hashlib.md5(f"PartialChain{T}entities#t1".encode()).hexdigest()  # nosec B324
     facts = set(store)
     assert (f"<{T}entities#t1>", f"<{T}properties#chain>", f"<{T}{digest}>") in facts
     assert (f"<{T}entities#t1>", f"<{T}properties#up>", "<http://oxfordsemantic.tech/other>") in facts
@@ -131,7 +131,7 @@ def test_iri_of_a_relative_string_resolves_against_the_files_base() -> None:
 def test_iri_of_a_relative_string_without_a_base_binds_nothing() -> None:
     rules = 'prop:chain[?t, ?c] :- type:Transaction[?t], BIND(IRI("rel") AS ?c) .\n'
     data = f"<{T}entities#t1> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{T}classes#Transaction> .\n"
-    store, stats = reason(rules, data, prefixes=OLD_PREFIXES)
+    store, _ = reason(rules, data, prefixes=OLD_PREFIXES)
     assert not [f for f in store if f[1] == f"<{T}properties#chain>"]
 
 
@@ -143,7 +143,7 @@ def test_rfc3986_resolution(reference: str, expected: str) -> None:
     assert resolve("http://a/b/c/d;p?q", reference) == expected
 
 
-# -- 3. SELECT ?S ?P ?O under an RDF answer format -------------------------------------------------------------
+# -- 3. SELECT ?S ?P ?O under an RDF answer format -------------------------------------------------------
 def _run(tmp_path: Path, data: str, queries: dict[str, str], counts: dict[str, str] | None = None) -> Path:
     dirs = {name: tmp_path / name for name in ("data", "output", "scripts")}
     for path in dirs.values():
@@ -226,7 +226,7 @@ def test_triple_select_as_construct(query: str, expected: str | None) -> None:
     assert triple_select_as_construct(query) == expected
 
 
-# -- 4. running counts ------------------------------------------------------------------------------------------
+# -- 4. running counts -----------------------------------------------------------------------------------
 def test_default_running_counts_without_count_queries(tmp_path: Path) -> None:
     rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
     data = "".join(
