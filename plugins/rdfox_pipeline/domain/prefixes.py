@@ -3,6 +3,7 @@
 The old pod script always declared ``:``, ``prop:``, ``type:`` and ``tt:``; its users' rule files and
 queries use them without declaring them, so they are the default. Names and IRIs reach the RDFox shell
 script verbatim, hence the strict checks. Names are kept without the trailing ``:`` (``""`` is ``:``).
+Standard library only: the prepare step's image holds this module (and ``pod/``), not the rest of the domain.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-
-from rdfox_pipeline.domain import validators as v
 
 LEGACY_BASE = "http://oxfordsemantic.tech/transactions/"
 DEFAULT_PREFIXES: Mapping[str, str] = {
@@ -26,12 +25,19 @@ _NAME_RE = re.compile(r"^(?:[A-Za-z](?:[A-Za-z0-9_.-]*[A-Za-z0-9_-])?)?$")
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 # Not allowed in an IRIREF; '$' would be expanded by the RDFox shell ($(var)).
 _IRI_FORBIDDEN = set('<>"{}|^`\\$')
+_JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array"}
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    return "an object" if isinstance(value, Mapping) else _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 def check_prefix_name(name: object) -> str:
     """The prefix name without its trailing ``:``; ValueError says what is wrong."""
     if not isinstance(name, str):
-        raise ValueError(f"prefix name must be a string, got {v.json_type_name(name)}")
+        raise ValueError(f"prefix name must be a string, got {_type_name(name)}")
     bare = name[:-1] if name.endswith(":") else name
     if not _NAME_RE.match(bare):
         raise ValueError(
@@ -44,7 +50,7 @@ def check_prefix_name(name: object) -> str:
 def check_prefix_iri(name: str, iri: object) -> str:
     label = f"{name}:"
     if not isinstance(iri, str):
-        raise ValueError(f"prefix {label!r}: IRI must be a string, got {v.json_type_name(iri)}")
+        raise ValueError(f"prefix {label!r}: IRI must be a string, got {_type_name(iri)}")
     if not _SCHEME_RE.match(iri):
         raise ValueError(f"prefix {label!r}: IRI {iri!r} must be absolute (start with a scheme, e.g. http:)")
     bad = [ch for ch in iri if ch in _IRI_FORBIDDEN or ch.isspace() or not ch.isprintable()]
@@ -88,7 +94,7 @@ def parse_prefixes(value: object) -> dict[str, str]:
                 pairs[name] = iri
             value = pairs
     if not isinstance(value, Mapping):
-        raise ValueError(f"expected a JSON object of prefix name -> IRI, got {v.json_type_name(value)}")
+        raise ValueError(f"expected a JSON object of prefix name -> IRI, got {_type_name(value)}")
     return check_prefixes(value)
 
 
