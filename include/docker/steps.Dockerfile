@@ -25,6 +25,8 @@ WORKDIR /opt/rdfox-pipeline
 # Only the modules the steps need (root-owned, read-only to the step user).
 COPY plugins/rdfox_pipeline/__init__.py plugins/rdfox_pipeline/__init__.py
 COPY plugins/rdfox_pipeline/pod/ plugins/rdfox_pipeline/pod/
+COPY plugins/rdfox_pipeline/domain/__init__.py plugins/rdfox_pipeline/domain/__init__.py
+COPY plugins/rdfox_pipeline/domain/prefixes.py plugins/rdfox_pipeline/domain/prefixes.py
 COPY include/rdfox_local/__init__.py include/rdfox_local/__init__.py
 COPY include/rdfox_local/steps/ include/rdfox_local/steps/
 

@@ -39,6 +39,12 @@ DESIGN_SETTINGS = {
     "NEPTUNE_LOAD_POLL_SECONDS": 30,
     "NEPTUNE_LOAD_TIMEOUT_HOURS": 48,
     "POD_STARTUP_TIMEOUT_SECONDS": 600,
+    "RDFOX_PREFIXES": {
+        "": "http://oxfordsemantic.tech/transactions/entities#",
+        "prop": "http://oxfordsemantic.tech/transactions/properties#",
+        "type": "http://oxfordsemantic.tech/transactions/classes#",
+        "tt": "http://oxfordsemantic.tech/transactions/tupletables#",
+    },
 }
 
 

@@ -2,8 +2,11 @@
 
 CONSTRUCT/DESCRIBE give triples (``application/n-triples``, ``text/turtle``); SELECT gives
 ``text/csv`` (header line with the variable names, then one line per answer), ``text/tab-separated-values``
-or the SPARQL results JSON/XML formats. A SELECT under a triples format is answered as CSV: the triples
-formats do not apply to SELECT.
+or the SPARQL results JSON/XML formats. A SELECT of exactly three variables under a triples format (the old
+pod's ``SELECT ?S ?P ?O`` queries) gives one triple per answer, in projection order, as the equivalent
+CONSTRUCT would: answers that are no RDF triple (a literal subject, an unbound variable...) are left out
+with a note naming the first, and each triple is written once. Any other SELECT under a triples format is
+answered as CSV.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ def answer_query(
     variables = [v.value for v in result.variables]
     rows = list(result)
     note = None
+    if answer_format in TRIPLE_FORMATS and len(variables) == 3:
+        return _select_as_triples(rows, variables, TRIPLE_FORMATS[answer_format], prefixes)
     if answer_format in RESULT_FORMATS:
         again = store.sparql_store().query(query, prefixes=prefixes, default_graph=store.graphs(domain))
         text = again.serialize(format=RESULT_FORMATS[answer_format]).decode("utf-8")
@@ -91,3 +96,40 @@ def answer_query(
         lines += ["\t".join("" if row[v] is None else str(row[v]) for v in variables) for row in rows]
         return Answer("\n".join(lines) + "\n", len(rows))
     raise ReasonerError(f"unsupported query.answer-format {answer_format!r}")
+
+
+def _not_a_triple(row: ox.QuerySolution, variables: list[str]) -> str | None:
+    """Why an answer cannot be a triple, or None."""
+    subject, predicate, obj = (row[v] for v in variables)
+    for name, term in zip(variables, (subject, predicate, obj), strict=True):
+        if term is None:
+            return f"?{name} is unbound"
+    if not isinstance(subject, ox.NamedNode | ox.BlankNode):
+        return f"subject ?{variables[0]} is {subject}, not an IRI or blank node"
+    if not isinstance(predicate, ox.NamedNode):
+        return f"predicate ?{variables[1]} is {predicate}, not an IRI"
+    return None
+
+
+def _select_as_triples(
+    rows: list[ox.QuerySolution], variables: list[str], fmt: ox.RdfFormat, prefixes: dict[str, str]
+) -> Answer:
+    triples: dict[ox.Triple, None] = {}
+    skipped, first_reason = 0, ""
+    for row in rows:
+        reason = _not_a_triple(row, variables)
+        if reason:
+            skipped, first_reason = skipped + 1, first_reason or reason
+            continue
+        triples[ox.Triple(*(row[v] for v in variables))] = None
+    note = None
+    if skipped:
+        note = (
+            f"Note: {skipped} of {len(rows)} answers are not RDF triples and were left out "
+            f"(the first: {first_reason})."
+        )
+    if fmt == ox.RdfFormat.N_TRIPLES:
+        text = "".join(f"{t.subject} {t.predicate} {t.object} .\n" for t in triples)
+    else:
+        text = ox.serialize(list(triples), format=fmt, prefixes=prefixes).decode("utf-8")
+    return Answer(text, len(triples), note)

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from . import terms as T
+from .iri import is_absolute, resolve
 from .program import BinOp, Call, Const, Expr, InList, UnOp, Var
 from .terms import BNODE, BOOL, DATE, DATETIME, DURATION, IRI, LANG, NUM, OTHER, STR, ExprError, Value
 
@@ -170,12 +171,17 @@ def _hash(algorithm: str) -> Callable[[Value], Value]:
     return fn
 
 
-def _fn_iri(value: Value) -> Value:
+def _fn_iri(value: Value, base: str | None = None) -> Value:
     if value.kind == IRI:
         return value
     text = _string(value)
-    if not text or any(ch in text for ch in ' <>"{}|^`\\'):
+    if any(ch in text for ch in ' <>"{}|^`\\') or any(ord(ch) < 0x20 for ch in text):
         raise ExprError(f"not a valid IRI: {text!r}")
+    if not is_absolute(text):
+        if base is None:
+            # An error, as SPARQL's IRI() without a base: the BIND leaves its variable unbound.
+            raise ExprError(f"IRI({text!r}) is relative and no base is declared")
+        text = resolve(base, text)
     return T.make(IRI, text)
 
 
@@ -476,6 +482,10 @@ def _compile_call(expr: Call, slots: dict[str, int]) -> Compiled:
         return coalesce
     function, low, high = _FUNCTIONS[expr.name]
     _check_arity(expr, low, high)
+    if expr.name in ("IRI", "URI") and expr.base:
+        (only,) = args
+        base = expr.base
+        return lambda env: _fn_iri(only(env), base)
     if len(args) == 1:
         (only,) = args
         return lambda env: function(only(env))

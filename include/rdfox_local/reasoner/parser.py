@@ -9,11 +9,11 @@ error at its line (never skipped).
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urljoin
 
 from . import terms as T
 from .builtins import AGGREGATE_FUNCTIONS, FUNCTION_NAMES, arity_error, is_known_function_iri
 from .errors import ReasonerError, RuleSyntaxError
+from .iri import is_absolute, resolve
 from .lexer import Token, tokenize
 from .program import (
     Aggregate,
@@ -118,8 +118,8 @@ class _Parser:
         if token.kind != "IRI":
             raise self.error(f"expected an IRI in <...> but found {self.describe(token)}", token)
         value = token.text[1:-1]
-        if self.base and ":" not in value.split("/", 1)[0]:
-            value = urljoin(self.base, value)
+        if self.base and not is_absolute(value):
+            value = resolve(self.base, value)
         return value
 
     # -- rules --------------------------------------------------------------------------------------------
@@ -417,7 +417,9 @@ class _Parser:
             if name not in FUNCTION_NAMES:
                 raise self.error(f"unsupported function or keyword {token.text!r} in an expression")
             self.next()
-            return self.checked_call(Call(name, self.call_args(), token.line), token)
+            # SPARQL 1.1: IRI() resolves a relative IRI against the base in force where it is written.
+            base = self.base if name in ("IRI", "URI") else None
+            return self.checked_call(Call(name, self.call_args(), token.line, base=base), token)
         if (
             token.kind in ("IRI", "PNAME")
             and self.tokens[self.i + 1].kind == "PUNCT"

@@ -38,6 +38,7 @@ class Call:
     args: tuple[Expr, ...]
     line: int
     distinct: bool = False
+    base: str | None = None  # IRI()/URI(): the rule file's base at the call, for relative results
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,8 @@ class Demo:
 
     def sample_files(self) -> list[Path]:
         samples = repo_root() / "include" / "samples"
-        return sorted(p for p in samples.rglob("*") if p.is_file() and p.suffix in SAMPLE_SUFFIXES)
+        # Top level only: sub-directories are datasets of their own (legacy-style/).
+        return sorted(p for p in samples.glob("*") if p.is_file() and p.suffix in SAMPLE_SUFFIXES)
 
     def jobspec(self, name: str) -> dict[str, Any]:
         return {

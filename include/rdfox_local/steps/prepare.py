@@ -1,7 +1,11 @@
 """The prepare step: copy ``s3://JOB_BUCKET/DATASET/`` into DATA_DIR and write SCRIPTS_DIR/job.rdfox.
 
 Environment: JOB_BUCKET, DATASET (required); JOB_ID (for messages); DATA_DIR (/data), SCRIPTS_DIR (/scripts),
-OUTPUT_DIR (/output); RDFOX_PREFIXES (optional JSON object prefix name -> IRI for the script).
+OUTPUT_DIR (/output); RDFOX_PREFIXES (JSON object prefix name -> IRI the script declares; unset: the
+old pod's four, ``rdfox_pipeline.domain.prefixes.DEFAULT_PREFIXES``).
+
+Old-style ``SELECT ?S ?P ?O`` queries are rewritten in DATA_DIR into the equivalent CONSTRUCT before RDFox
+sees them (see docs/pod.md "Old-style SELECT queries").
 """
 
 from __future__ import annotations
@@ -12,7 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from rdfox_pipeline.pod.script import classify_dataset_files, generate_rdfox_script
+from rdfox_pipeline.domain.prefixes import DEFAULT_PREFIXES, parse_prefixes
+from rdfox_pipeline.pod.script import (
+    classify_dataset_files,
+    generate_rdfox_script,
+    triple_select_as_construct,
+)
 
 from rdfox_local.steps._common import StepError, check_dataset, environ, fail, require_env, s3_client, say
 
@@ -37,19 +46,34 @@ def safe_relative(key: str, prefix: str) -> str:
     return relative
 
 
-def _prefixes(env: Mapping[str, str]) -> dict[str, str] | None:
+def _prefixes(env: Mapping[str, str]) -> dict[str, str]:
     raw = env.get("RDFOX_PREFIXES", "").strip()
     if not raw:
-        return None
+        return dict(DEFAULT_PREFIXES)
     try:
         value = json.loads(raw)
     except ValueError as exc:
         raise StepError(f"RDFOX_PREFIXES is not valid JSON: {exc}") from None
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise StepError("RDFOX_PREFIXES must be a JSON object of prefix name -> IRI strings")
-    return value
+    try:
+        return parse_prefixes(value)
+    except ValueError as exc:
+        raise StepError(f"RDFOX_PREFIXES: {exc}") from None
+
+
+def rewrite_triple_selects(data_dir: Path, queries: Iterable[str]) -> list[str]:
+    """Rewrite old ``SELECT ?S ?P ?O`` query files in place as CONSTRUCT; returns the rewritten names."""
+    rewritten = []
+    for name in queries:
+        path = data_dir / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise StepError(f"query file {name!r} is not UTF-8 text") from None
+        construct = triple_select_as_construct(text)
+        if construct is not None:
+            path.write_text(construct, encoding="utf-8")
+            rewritten.append(name)
+    return rewritten
 
 
 def download(s3: Any, bucket: str, pairs: Iterable[tuple[str, str]], data_dir: Path) -> int:
@@ -96,6 +120,9 @@ def prepare(env: Mapping[str, str], s3: Any | None = None) -> Path:
         f"downloaded {total} file(s) from s3://{bucket}/{prefix}: {len(rules)} rule, {len(data)} data, "
         f"{len(queries)} query, {len(counts)} count-query file(s)",
     )
+
+    for name in rewrite_triple_selects(data_dir, queries):
+        say(STEP, f"{name}: SELECT of three variables answered as the equivalent CONSTRUCT (N-Triples)")
 
     script = generate_rdfox_script(
         rule_files=rules,

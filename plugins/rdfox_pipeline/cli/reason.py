@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from rdfox_pipeline.cli.main import CliError
+from rdfox_pipeline.domain.prefixes import DEFAULT_PREFIXES, check_prefix_iri, check_prefix_name
 from rdfox_pipeline.pod.script import classify_dataset_files, generate_rdfox_script
 
 POD_DATA, POD_OUTPUT, POD_SCRIPTS = "/data", "/output", "/scripts"
@@ -38,18 +39,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME=IRI",
-        help="a prefix for the script (repeatable), as the jobspec's prefixes",
+        help="add or replace a prefix of the script (repeatable; NAME without ':', empty for ':'), as a "
+        "jobspec's rdfox.prefixes; the defaults are the old pod's ':', prop:, type:, tt:",
     )
     parser.set_defaults(handler=reason_command)
 
 
 def _prefixes(items: list[str]) -> dict[str, str]:
-    prefixes = {}
+    """The default prefixes with each ``--prefix NAME=IRI`` added or replacing the same name."""
+    prefixes = dict(DEFAULT_PREFIXES)
     for item in items:
         name, sep, iri = item.partition("=")
         if not sep:
             raise CliError(f"--prefix {item!r}: expected NAME=IRI")
-        prefixes[name] = iri
+        try:
+            name = check_prefix_name(name)
+            prefixes[name] = check_prefix_iri(name, iri)
+        except ValueError as exc:
+            raise CliError(f"--prefix {item!r}: {exc}") from None
     return prefixes
 
 

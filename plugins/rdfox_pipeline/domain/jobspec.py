@@ -8,7 +8,8 @@ New form (all keys optional except ``dataset``)::
      "images": {"prepare": null, "rdfox": null, "publish": null},          # null = the *_IMAGE setting
      "kubernetes": {"namespace": null, "service_account": null, "restart_policy": "Never"},
      "rdfox": {"license_secret_name": null, "password_secret_name": null, "port": 12110,
-               "keep_endpoint": false, "endpoint_ttl_hours": null},
+               "keep_endpoint": false, "endpoint_ttl_hours": null,
+               "prefixes": {"ex": "http://example.org/"}},  # added to / replacing RDFOX_PREFIXES
      "neptune": {"format": null, "parallelism": null, "queue_request": null, "fail_on_error": null,
                  "update_single_cardinality_properties": null, "mode": null,
                  "parser_configuration": null, "iam_role_arn": null},
@@ -25,6 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, Val
 from pydantic_core import PydanticCustomError
 
 from rdfox_pipeline.domain import validators as v
+from rdfox_pipeline.domain.prefixes import check_prefixes
 from rdfox_pipeline.domain.settings import SETTINGS, SettingsError, check_overrides
 
 MAX_JOBSPEC_BYTES = 1_000_000
@@ -78,6 +80,7 @@ NeptuneParallelism = Annotated[str, _choice(v.NEPTUNE_PARALLELISMS)]
 NeptuneMode = Annotated[str, _choice(v.NEPTUNE_MODES)]
 ParserConfiguration = Annotated[dict[str, Any], AfterValidator(v.check_parser_configuration)]
 RoleArn = Annotated[str, AfterValidator(v.check_role_arns)]
+Prefixes = Annotated[dict[str, str], AfterValidator(check_prefixes)]
 
 
 class _Strict(BaseModel):
@@ -108,6 +111,8 @@ class RdfoxOptions(_Strict):
     port: Port = DEFAULT_RDFOX_PORT
     keep_endpoint: bool = False
     endpoint_ttl_hours: TtlHours | None = None
+    # Added to (or replacing same-named) prefixes of the RDFOX_PREFIXES setting, per job.
+    prefixes: Prefixes | None = None
 
 
 class NeptuneOptions(_Strict):

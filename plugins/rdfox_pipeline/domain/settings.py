@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from rdfox_pipeline.domain import validators as v
+from rdfox_pipeline.domain.prefixes import DEFAULT_PREFIXES, parse_prefixes
 
 SSM_PATH = "/parameter/pipeline_control/"
 
@@ -225,6 +226,12 @@ SETTINGS: Mapping[str, SettingDefinition] = _defs(
     SettingDefinition(
         "POD_STARTUP_TIMEOUT_SECONDS", 600, _int_parser(1, 24 * 3600), "pod scheduling timeout"
     ),
+    SettingDefinition(
+        "RDFOX_PREFIXES",
+        dict(DEFAULT_PREFIXES),
+        parse_prefixes,
+        "prefixes the RDFox script declares (JSON object, or NAME=IRI pairs); default: the old pod's four",
+    ),
 )
 
 
@@ -263,6 +270,7 @@ class Settings:
     neptune_load_poll_seconds: int
     neptune_load_timeout_hours: int
     pod_startup_timeout_seconds: int
+    rdfox_prefixes: dict[str, str]
 
     def as_dict(self) -> dict[str, Any]:
         """SETTING_NAME -> value (JSON-friendly: tuples become lists)."""

@@ -7,10 +7,12 @@ so the outputs (and the log of a failed reasoning) are uploaded before anything 
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
 from rdfox_pipeline.domain.jobspec import JobSpec
+from rdfox_pipeline.domain.prefixes import merge_prefixes
 from rdfox_pipeline.domain.settings import Settings
 from rdfox_pipeline.pod.names import label_value, pod_name_for
 
@@ -147,6 +149,10 @@ def build_pod_manifest(jobspec: JobSpec, job_id: str, settings: Settings) -> dic
             SCRIPTS_DIR=SCRIPTS_DIR,
             OUTPUT_DIR=OUTPUT_DIR,
             JOBSPEC_NAME=settings.jobspec_name,
+            # The script's prefixes: the setting's, plus the jobspec's own (same name: the jobspec's wins).
+            RDFOX_PREFIXES=json.dumps(
+                merge_prefixes(settings.rdfox_prefixes, jobspec.rdfox.prefixes), sort_keys=True
+            ),
             **common_env,
         ),
         "resources": _resources(**STEP_RESOURCES),

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
+from rdfox_pipeline.domain.prefixes import LEGACY_BASE, check_prefixes
+
 RULE_EXTENSIONS = (".dlog",)
 DATA_EXTENSIONS = (".nt", ".ttl", ".nq", ".trig", ".owl", ".rdf", ".n3")
 COUNT_QUERY_EXTENSION = ".count.rq"
@@ -22,8 +24,25 @@ JOBSPEC_SUFFIX = ".rdfoxjob.json"
 # Unicode line separators (NEL, U+2028/9) and C1 controls too: a reader that splits lines on them would
 # see two commands.
 _UNSAFE_PATH_RE = re.compile(r'["\\$\x00-\x1f\x7f-\x9f\u2028\u2029]')
-_PREFIX_NAME_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_.-]*)?:?$")
-_IRI_UNSAFE_RE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+
+# The old pod's running counts, run when a dataset brings no *.count.rq (full IRIs: they must not depend
+# on which prefixes are declared).
+_CLASSES = f"{LEGACY_BASE}classes#"
+DEFAULT_COUNT_QUERIES = (
+    "SELECT (COUNT(DISTINCT ?chain) AS ?partialChainCount) WHERE { "
+    f"{{ ?chain a <{_CLASSES}ForwardChain> }} UNION {{ ?chain a <{_CLASSES}BackwardChain> }} }}",
+    f"SELECT (COUNT(DISTINCT ?chain) AS ?fullChainCount) WHERE {{ ?chain a <{_CLASSES}FullChain> }}",
+)
+
+# An old-style triples query: a prologue (comments, PREFIX/BASE), then SELECT [DISTINCT|REDUCED] and
+# exactly three variables, then FROM, WHERE or '{'.
+_PROLOGUE_RE = re.compile(
+    r"(?:\s+|\#[^\n]*(?:\n|$)|(?i:PREFIX)\s+[A-Za-z0-9_.-]*:\s*<[^<>]*>|(?i:BASE)\s*<[^<>]*>)*"
+)
+_VAR = r"[?$][A-Za-z0-9_]+"
+_TRIPLE_SELECT_RE = re.compile(
+    rf"(?i:SELECT)(?:\s+(?i:DISTINCT|REDUCED))?\s+({_VAR})\s+({_VAR})\s+({_VAR})\s*(?=(?i:FROM|WHERE)\b|\{{)"
+)
 
 
 class DatasetFiles(NamedTuple):
@@ -117,17 +136,24 @@ def _dir(path: str, what: str) -> str:
 
 
 def _prefix_lines(prefixes: Mapping[str, str] | None) -> list[str]:
-    lines = []
-    for name, iri in sorted((prefixes or {}).items()):
-        if not _PREFIX_NAME_RE.match(name):
-            raise ValueError(f"prefix {name!r}: not a valid prefix name (letters, digits, '_', '-', '.')")
-        if not iri or _IRI_UNSAFE_RE.search(iri):
-            raise ValueError(
-                f"prefix {name!r}: IRI {iri!r} is empty or contains characters not allowed in an IRI"
-            )
-        label = name if name.endswith(":") else f"{name}:"
-        lines.append(f"prefix {label} <{iri}>")
-    return lines
+    checked = check_prefixes(prefixes or {})  # they reach the shell script verbatim
+    return [f"prefix {name}: <{iri}>" for name, iri in sorted(checked.items())]
+
+
+def triple_select_as_construct(query: str) -> str | None:
+    """An old ``SELECT ?S ?P ?O WHERE {...}`` query as the equivalent ``CONSTRUCT { ?S ?P ?O } WHERE {...}``.
+
+    None when the query is not of that form (then it is answered as written). The old system answered such
+    SELECTs under ``application/n-triples``; a CONSTRUCT gives the same N-Triples on any RDFox version
+    (answers that cannot be triples, e.g. a literal subject, are left out; duplicates are answered once).
+    """
+    prologue = _PROLOGUE_RE.match(query)
+    start = prologue.end() if prologue else 0
+    match = _TRIPLE_SELECT_RE.match(query, start)
+    if not match:
+        return None
+    template = " ".join(match.groups())
+    return f"{query[:start]}CONSTRUCT {{ {template} }}\n{query[match.end() :]}"
 
 
 def query_output_name(query_key: str) -> str:
@@ -206,6 +232,7 @@ def generate_rdfox_script(
         "echo TOTALTIME-$(loadStart)|$(totalEnd)",
         "echo running-counts",
         *(f"answer {_quote(_join(data_dir, f))}" for f in counts),
+        *(() if counts else DEFAULT_COUNT_QUERIES),
         "echo end-running-counts",
     ]
     lines.append("quit")
