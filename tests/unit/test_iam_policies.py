@@ -34,7 +34,7 @@ PLUGIN_DIR = REPO_ROOT / "plugins" / "rdfox_pipeline"
 STEPS_DIR = REPO_ROOT / "include" / "rdfox_local" / "steps"
 
 # The services whose clients the code may create: their operations name the boto3 methods to look for.
-SERVICES = ("s3", "dynamodb", "sns", "sqs", "ssm", "eks", "sts", "neptunedata")
+SERVICES = ("s3", "dynamodb", "sns", "sqs", "ssm", "eks", "sts", "neptunedata", "neptune")
 # boto3 method / operation -> IAM action, where the IAM action is not "<service>:<OperationName>".
 OPERATION_ACTIONS: dict[str, tuple[str, ...]] = {
     "s3:HeadObject": ("s3:GetObject",),
@@ -42,6 +42,8 @@ OPERATION_ACTIONS: dict[str, tuple[str, ...]] = {
     "s3:ListObjectsV2": ("s3:ListBucket",),
     "s3:ListObjects": ("s3:ListBucket",),
     "s3:PutBucketNotificationConfiguration": ("s3:PutBucketNotification",),
+    # Neptune's management API is RDS's: its IAM actions are rds:*.
+    "neptune:DescribeDBClusters": ("rds:DescribeDBClusters",),
 }
 # boto3's managed transfers (s3transfer): HEAD + ranged GETs, or single/multipart PUTs (a failed multipart
 # upload is aborted, which is its own permission).
@@ -95,7 +97,8 @@ LOCAL_ONLY_FUNCTIONS = {
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
 DOCUMENTED_PLACEHOLDERS = {
     "AccountId", "Region", "InputBucket", "OutputBucket", "JobTableName", "BulkloadTopicName",
-    "JobspecQueueName", "EksClusterName", "NeptuneClusterResourceId", "MwaaEnvironmentName", "MwaaBucket",
+    "JobspecQueueName", "EksClusterName", "NeptuneClusterResourceId", "NeptuneClusterId",
+    "MwaaEnvironmentName", "MwaaBucket",
     "OidcProvider", "PodNamespace", "PodServiceAccount",
 }  # fmt: skip
 
