@@ -207,6 +207,10 @@ class JobTable:
             ],
         }
 
+    def check_table(self) -> None:
+        """Describe the table; ``JobMetadataError`` unless it has this code's key schema and status index."""
+        self._check_table_shape(self.conn.describe_table(TableName=self.table_name)["Table"])
+
     def _check_table_shape(self, description: Mapping[str, Any]) -> None:
         keys = {k["AttributeName"]: k["KeyType"] for k in description.get("KeySchema", [])}
         if keys != {"dataset": "HASH", "job_key": "RANGE"}:
@@ -362,6 +366,32 @@ class JobTable:
                 return
 
     # -- writes ---------------------------------------------------------------------------------------------
+
+    def import_record(self, record: Mapping[str, Any], *, dry_run: bool = False) -> tuple[str, list[str]]:
+        """Write a whole record (a job imported from elsewhere) unless its key is taken; never overwrites.
+
+        Returns ``("imported", [])`` (in a dry run: would be), ``("identical", [])`` when the table holds
+        exactly this record already, or ``("conflicting", [fields that differ])`` when it holds another one.
+        Conditional, so a job allocated meanwhile under the same id is never replaced.
+        """
+        item = self._serialize_item(record)
+        key = {"dataset": item["dataset"], "job_key": item["job_key"]}
+        existing = self.conn.get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item")
+        if existing is None and not dry_run:
+            try:
+                self.conn.put_item(
+                    TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(job_key)"
+                )
+                return "imported", []
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+            existing = self.conn.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)["Item"]
+        if existing is None:
+            return "imported", []
+        wanted, found = self._deserialize_item(item), self._deserialize_item(existing)
+        differing = sorted(k for k in wanted.keys() | found.keys() if wanted.get(k) != found.get(k))
+        return ("conflicting", differing) if differing else ("identical", [])
 
     def record_status(
         self,

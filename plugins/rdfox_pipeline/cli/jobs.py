@@ -1,4 +1,5 @@
-"""`rdfox-pipeline jobs show JOB_ID` / `jobs list [--status STATUS] [--limit N]`: read the job table.
+"""`rdfox-pipeline jobs show JOB_ID` / `jobs list [--status STATUS] [--limit N]`: read the job table;
+`jobs import-legacy --from-table NAME [--dry-run] [--json]`: copy the old system's job table into it.
 
 Plain boto3 (``rdfox_pipeline.aws.job_table``), no Airflow: on a laptop it uses the usual AWS environment
 (credentials, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL for a local stack). The table and the job id delimiter come
@@ -35,6 +36,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--limit", type=_positive_int, default=100, help="at most N records (default 100)")
     common(listing)
     listing.set_defaults(handler=list_command)
+
+    legacy = verbs.add_parser(
+        "import-legacy",
+        help="copy the old system's job table (pk/sk, old field names) into the job table",
+        description="Copy every job of the old job table into the job table, with today's field names. "
+        "The old table is only read (DescribeTable, Scan). Idempotent: a record already present is "
+        "counted identical or conflicting, never overwritten. Exit status 1 when an item was "
+        "conflicting or skipped.",
+    )
+    legacy.add_argument("--from-table", required=True, metavar="NAME", help="the old job table")
+    legacy.add_argument(
+        "--source-delimiter", help="the old job ids' delimiter (default: the job table's delimiter)"
+    )
+    legacy.add_argument("--dry-run", action="store_true", help="read and compare only; write nothing")
+    legacy.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    legacy.add_argument(
+        "--page-size", type=_positive_int, default=100, help="items per Scan request (default 100)"
+    )
+    common(legacy)
+    legacy.set_defaults(handler=import_legacy_command)
 
 
 def _positive_int(text: str) -> int:
@@ -116,3 +137,43 @@ def list_command(args: argparse.Namespace) -> int:
                 break
     sys.stdout.flush()
     return 0
+
+
+def _print_report(report: Any) -> None:
+    mode = " (dry run: nothing written)" if report.dry_run else ""
+    print(f"{report.source_table} -> {report.target_table}{mode}")
+    verb = "to import" if report.dry_run else "imported"
+    print(
+        f"read {report.read}, {verb} {report.imported}, already present {report.identical}, "
+        f"conflicting {report.conflicting}, skipped {report.skipped}"
+    )
+    for conflict in report.conflicts:
+        print(f"conflicting: {conflict['job_id']}: differs in {', '.join(conflict['differing_fields'])}")
+    for skip in report.skips:
+        print(f"skipped: pk={skip['pk']!r} sk={skip['sk']!r}: {skip['reason']}")
+
+
+def import_legacy_command(args: argparse.Namespace) -> int:
+    import boto3
+
+    from rdfox_pipeline.aws.job_table import JobMetadataError
+    from rdfox_pipeline.aws.legacy_import import LegacyImportError, import_legacy_table
+
+    table = _table(args)
+    with _aws_errors(table):
+        try:
+            report = import_legacy_table(
+                boto3.client("dynamodb"),
+                table,
+                args.from_table,
+                source_delimiter=args.source_delimiter,
+                dry_run=args.dry_run,
+                page_size=args.page_size,
+            )
+        except (LegacyImportError, JobMetadataError) as exc:
+            raise CliError(str(exc)) from None
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        _print_report(report)
+    return 0 if report.complete else 1

@@ -164,6 +164,9 @@ SETTINGS: Mapping[str, SettingDefinition] = _defs(
         "NEPTUNE_CLUSTER_ENDPOINT", None, _text, "Neptune endpoint (host[:port] or URL)", False
     ),
     SettingDefinition(
+        "NEPTUNE_CLUSTER_ID", None, _text, "Neptune cluster id (default: from a cluster endpoint)", False
+    ),
+    SettingDefinition(
         "NEPTUNE_IAM_ROLE_ARN", None, _checked_str(v.check_role_arns), "role Neptune reads S3 with"
     ),
     SettingDefinition("NEPTUNE_SOURCE_FORMAT", "turtle", _choice_parser(v.NEPTUNE_FORMATS), "loader format"),
@@ -247,6 +250,7 @@ class Settings:
     job_id_delimeter: str
     bulkload_topic: str | None
     neptune_cluster_endpoint: str | None
+    neptune_cluster_id: str | None
     neptune_iam_role_arn: str | None
     neptune_source_format: str
     neptune_update_single_cardinality_properties: bool

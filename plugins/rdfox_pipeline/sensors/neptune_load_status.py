@@ -11,6 +11,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from rdfox_pipeline.compat import AirflowException, AirflowSensorTimeout
+from rdfox_pipeline.domain.legacy_stats import time_to_load_neptune
 from rdfox_pipeline.domain.neptune_stats import NeptuneStatusError, parse_neptune_status
 from rdfox_pipeline.domain.statuses import (
     NEPTUNE_ACTIVE_LOAD_STATUSES,
@@ -92,6 +93,38 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
 
         JobMetadataHook(aws_conn_id=self.aws_conn_id).record_status(self.job_id, status, **fields)
 
+    def _legacy_fields(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The old job table's fields about the load (its duration, the writer instance); never fail here."""
+        if not self.job_id:
+            return {}
+        fields: dict[str, Any] = {"neptune_writer_instance": self._writer_instance()}
+        try:
+            fields["time_to_load_neptune"] = time_to_load_neptune(payload)
+        except ValueError as exc:
+            self.log.warning("Neptune load %s: no time_to_load_neptune: %s", self.load_id, exc)
+        return fields
+
+    def _writer_instance(self) -> str | None:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        from rdfox_pipeline.aws.neptune_cluster import find_writer_instance
+        from rdfox_pipeline.aws.settings_loader import load_settings
+
+        try:
+            endpoint = self._neptune().endpoint.base_url
+            settings = load_settings(aws_conn_id=self.aws_conn_id)
+        except Exception as exc:  # informative field only: the load's outcome must still be recorded
+            self.log.warning("Neptune load %s: no neptune_writer_instance: %s", self.load_id, exc)
+            return None
+
+        def client() -> Any:
+            hook = AwsBaseHook(
+                aws_conn_id=self.aws_conn_id, client_type="neptune", region_name=settings.aws_default_region
+            )
+            return hook.conn
+
+        return find_writer_instance(client, endpoint, cluster_id=settings.neptune_cluster_id, log=self.log)
+
     # -- deferrable path --------------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
@@ -159,7 +192,12 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
                 result["total_duplicates"],
                 result["total_time_spent"],
             )
-            self._record(JobStatus.NEPTUNE_LOAD_COMPLETED, neptune_stats=result, neptune_stats_raw=raw)
+            self._record(
+                JobStatus.NEPTUNE_LOAD_COMPLETED,
+                neptune_stats=result,
+                neptune_stats_raw=raw,
+                **self._legacy_fields(payload),
+            )
             return result
         try:
             errors = self._neptune().get_load_errors(self.load_id)
@@ -168,6 +206,7 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
             errors = list((payload.get("errors") or {}).get("errorLogs") or [])
         message = failure_message(self.load_id, loader_status, payload, errors)
         fields: dict[str, Any] = {"neptune_stats_raw": raw, "error_reason": message}
+        fields.update(self._legacy_fields(payload))
         try:
             fields["neptune_stats"] = parse_neptune_status({**payload, "loadId": self.load_id}).to_dict()
         except NeptuneStatusError as exc:  # a malformed answer still fails the task with what it said

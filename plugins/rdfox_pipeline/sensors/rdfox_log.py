@@ -141,7 +141,16 @@ class RdfoxLogSensor(BaseSensorOperator):
             reason = " ".join(str(exc).split())[:1000]
             self._record("INFERENCE_FAILED", error_reason=f"rdfox.log: {reason}", rdfox_log_uri=uri)
             raise AirflowFailException(f"rdfox.log at {uri}: {reason}") from None
+        from rdfox_pipeline.domain.legacy_stats import memory_usage_gigabytes, rdfox_statistics_raw
+
         stats_dict = stats_to_dict(stats)
-        self._record("INFERENCE_COMPLETE", rdfox_stats=stats_dict, rdfox_log_uri=uri)
+        # The old table's names beside today's: its readers look for these.
+        self._record(
+            "INFERENCE_COMPLETE",
+            rdfox_stats=stats_dict,
+            rdfox_log_uri=uri,
+            rdfox_statistics_raw=rdfox_statistics_raw(stats_dict),
+            memory_usage_gigabytes=memory_usage_gigabytes(stats_dict),
+        )
         self.log.info("Job %s: inference complete: %s", self.registration["job_id"], stats_dict)
         return stats_dict
