@@ -4,10 +4,15 @@ pipeline does differently is said in notes (which reach the job record and the t
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from rdfox_pipeline.domain.jobspec import JobSpecError, parse_jobspec, parse_jobspec_with_notes
+from rdfox_pipeline.domain.settings import SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 LEGACY_SAMPLE = REPO / "include" / "samples" / "legacy-submitter.rdfoxjob.json"
@@ -260,3 +265,64 @@ def test_the_legacy_submitter_sample_has_every_key_it_wrote_and_validates() -> N
         "rdfox_init_container_image",
         "auto_shutdown",
     } <= keys
+
+
+# --- the CLI, as a user runs it -----------------------------------------------------------------------------
+SCRIPT = str(Path(sys.executable).with_name("rdfox-pipeline"))
+STEP_IMAGES = {
+    "PREPARE_IMAGE": "rdfox-pipeline/prepare:0.1.0",
+    "PUBLISH_IMAGE": "rdfox-pipeline/publish:0.1.0",
+}
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in SETTINGS}  # only the settings given here
+    return subprocess.run(
+        [SCRIPT, *args], capture_output=True, text=True, timeout=120, env={**base, **env}, check=False
+    )
+
+
+def test_cli_validate_prints_the_notes_on_stderr() -> None:
+    done = run_cli("jobspec", "validate", str(LEGACY_SAMPLE), RDFOX_ENDPOINT_TTL_HOURS="6")
+    assert done.returncode == 0, done.stderr
+    spec = json.loads(done.stdout)  # stdout stays the normalised document
+    assert spec["images"] == {"prepare": None, "rdfox": "oxfordsemantic/rdfox:7.1.1", "publish": None}
+    notes = done.stderr.splitlines()
+    assert all(line.startswith("note: ") for line in notes)
+    assert any(line.startswith("note: auto_shutdown: false") and "6 h" in line for line in notes)
+
+
+def test_cli_validate_refuses_an_rdfox_image_the_policy_does_not_allow() -> None:
+    done = run_cli(
+        "jobspec",
+        "validate",
+        str(LEGACY_SAMPLE),
+        IMAGE_REGISTRY_ALLOWLIST="rdfox-pipeline/,example.org/",
+        RDFOX_IMAGE="example.org/rdfox:7.1.1",
+        **STEP_IMAGES,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert (
+        "rdfox_container_image: image 'oxfordsemantic/rdfox:7.1.1' is not under an allowed registry"
+        in done.stderr
+    )
+
+
+def test_cli_pod_render_uses_the_pipeline_step_images_and_the_allowed_rdfox_image() -> None:
+    allow = "rdfox-pipeline/,docker.io/oxfordsemantic/"
+    done = run_cli(
+        "pod", "render", str(LEGACY_SAMPLE), "--job-id", "SAMPLE_2021-08-01_000",
+        IMAGE_REGISTRY_ALLOWLIST=allow, AWS_DEFAULT_REGION="eu-west-2", **STEP_IMAGES,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pod = yaml.safe_load(done.stdout)
+    images = {c["name"]: c["image"] for c in [*pod["spec"]["initContainers"], *pod["spec"]["containers"]]}
+    assert images == {
+        "prepare": STEP_IMAGES["PREPARE_IMAGE"],
+        "rdfox": "oxfordsemantic/rdfox:7.1.1",
+        "base": STEP_IMAGES["PUBLISH_IMAGE"],
+    }
+    assert "legacy-registry" not in done.stdout
+    rdfox = next(c for c in pod["spec"]["initContainers"] if c["name"] == "rdfox")
+    assert rdfox["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}
+    assert "note: init_container_image:" in done.stderr
