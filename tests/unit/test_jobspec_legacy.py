@@ -326,3 +326,18 @@ def test_cli_pod_render_uses_the_pipeline_step_images_and_the_allowed_rdfox_imag
     rdfox = next(c for c in pod["spec"]["initContainers"] if c["name"] == "rdfox")
     assert rdfox["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}
     assert "note: init_container_image:" in done.stderr
+
+
+def test_local_demo_takes_a_jobspec_file_whose_buckets_are_the_stacks(tmp_path: Path) -> None:
+    from rdfox_local.stack.demo import jobspec_file_for_demo
+    from rdfox_local.stack.stack import StackError
+
+    stack = {"input_bucket": "rdfox-pipeline-input", "output_bucket": "rdfox-pipeline-output"}
+    raw, dataset = jobspec_file_for_demo(LEGACY_SAMPLE, stack)
+    assert raw == LEGACY_SAMPLE.read_bytes() and dataset == "SAMPLE"  # uploaded unchanged
+    other = tmp_path / "other.rdfoxjob.json"
+    other.write_text(json.dumps({**json.loads(raw), "output_bucket": "elsewhere"}))
+    with pytest.raises(StackError, match="output_bucket is 'elsewhere'"):
+        jobspec_file_for_demo(other, stack)
+    done = run_cli("local", "demo", "--jobspec", str(tmp_path / "missing.json"))
+    assert done.returncode == 2 and "--jobspec" in done.stderr and "not a file" in done.stderr
