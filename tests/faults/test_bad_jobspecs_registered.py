@@ -128,7 +128,7 @@ def test_registration_refuses_like_the_domain() -> None:
     from rdfox_pipeline.operators.job_registration import RegisterJobOperator
 
     source = inspect.getsource(RegisterJobOperator.execute)
-    assert "parse_jobspec(" in source and "_record_invalid(" in source
+    assert "parse_jobspec_with_notes(" in source and "_record_invalid(" in source
 
 
 def test_one_job_record_per_bad_run(aws_world: AwsWorld) -> None:

@@ -15,6 +15,8 @@ OLD = {
     "init_container_image": "registry.example.com/rdfox-pipeline/prepare:0.1.0",
     "publisher_container_image": "registry.example.com/rdfox-pipeline/publish:0.1.0",
     "rdfox_container_image": "oxfordsemantic/rdfox:7.1.1",
+    "rdfox_init_container_image": "registry.example.com/rdfox-pipeline/rdfox-init:0.1.0",
+    "job_id": "DATASET_2021-08-01_000",
     "auto_shutdown": True,
     "parallelism": 1,
     "job_bucket": "in-bucket",
@@ -51,8 +53,8 @@ def test_old_form_with_every_key_is_accepted_and_converted() -> None:
     assert spec.dataset == "DATASET"
     assert spec.job_bucket == "in-bucket" and spec.output_bucket == "out-bucket"
     assert (spec.resources.cores, spec.resources.memory) == (4, "10Gi")
-    assert spec.images.prepare == OLD["init_container_image"]
-    assert spec.images.publish == OLD["publisher_container_image"]
+    # The old step images cannot run the new steps: the pipeline's own (settings) run instead.
+    assert spec.images.prepare is None and spec.images.publish is None
     assert spec.images.rdfox == OLD["rdfox_container_image"]
     assert spec.rdfox.keep_endpoint is False  # auto_shutdown true
     assert spec.rdfox.password_secret_name == "rdfox-password"
@@ -99,7 +101,8 @@ def test_setting_overrides_map_fields_to_setting_names() -> None:
         ({"requested_cores": 513}, "requested_cores", "absurd"),
         ({"requested_memory": "10GB"}, "requested_memory", "Kubernetes quantity"),
         ({"requested_memory": "65Ti"}, "requested_memory", "64Ti"),
-        ({"requested_memory": 1024}, "requested_memory", "expected a string"),
+        ({"requested_memory": 1024}, "requested_memory", "at least 256Mi"),
+        ({"requested_memory": 1.5}, "requested_memory", "got number"),
         ({"job_key": ""}, "job_key", "empty"),
         ({"job_key": "A_B"}, "job_key", "delimiter"),
         ({"job_key": "a/b"}, "job_key", "'/'"),
@@ -188,9 +191,16 @@ def test_registry_allow_list() -> None:
     allowed = ["registry.example.com", "docker.io/oxfordsemantic/"]
     assert parse_jobspec(OLD, allowed_registries=allowed).images.rdfox == "oxfordsemantic/rdfox:7.1.1"
     err = error_of(
-        {**OLD, "init_container_image": "registry.example.com.evil.io/x:1"}, allowed_registries=allowed
+        {**OLD, "rdfox_container_image": "registry.example.com.evil.io/x:1"}, allowed_registries=allowed
     )
-    assert err.path == "init_container_image" and "allowed registry" in err.problem
+    assert err.path == "rdfox_container_image" and "allowed registry" in err.problem
+    # An old step image is recorded, never run: the allow-list does not apply to it.
+    assert (
+        parse_jobspec(
+            {**OLD, "init_container_image": "registry.example.com.evil.io/x:1"}, allowed_registries=allowed
+        ).images.prepare
+        is None
+    )
     err = error_of(
         {"dataset": "x", "settings": {"RDFOX_IMAGE": "evil.io/rdfox:7"}}, allowed_registries=allowed
     )
@@ -263,7 +273,7 @@ old_specs = st.fixed_dictionaries(
 def test_old_form_round_trips_through_new_form(old: dict) -> None:
     spec = parse_jobspec(old)
     assert spec.dataset == old["job_key"]
-    assert spec.rdfox.keep_endpoint is (not old.get("auto_shutdown", True))
+    assert spec.rdfox.keep_endpoint is (not old.get("auto_shutdown", False))  # the old default: kept
     again = parse_jobspec(json.dumps(spec.to_json_dict()))
     assert again == spec
     assert isinstance(again, JobSpec)
@@ -275,7 +285,7 @@ BAD_VALUES = {
         st.integers(max_value=0), st.integers(min_value=513), st.text(), st.booleans()
     ),
     "requested_memory": st.one_of(
-        st.integers(), st.sampled_from(["", "10 Gi", "-1Gi", "10gb", "65Ti", "1Ki"])
+        st.integers(max_value=2**28 - 1), st.sampled_from(["", "10 Gi", "-1Gi", "10gb", "65Ti", "1Ki"])
     ),
     "job_key": st.one_of(
         st.just(""), st.text(min_size=1).map(lambda s: s + "_"), st.text().map(lambda s: "x/" + s)

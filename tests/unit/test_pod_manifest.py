@@ -67,7 +67,8 @@ def test_steps_run_in_order_and_publish_is_the_watched_container() -> None:
     assert [c["name"] for c in spec["initContainers"]] == ["prepare", "rdfox"]
     # The operator watches "base" and deletes the pod only when it ended: publish must be that container.
     assert [c["name"] for c in spec["containers"]] == ["base"]
-    assert spec["containers"][0]["image"] == "registry.example.com/rdfox-pipeline/publish:0.1.0"
+    # The old form's publisher image cannot run the new publish step: the PUBLISH_IMAGE setting's runs.
+    assert spec["containers"][0]["image"] == "rdfox-pipeline/publish:0.1.0"
     assert spec["containers"][0]["command"] == ["python", "-m", "rdfox_local.steps.publish"]
     assert spec["initContainers"][0]["command"] == ["python", "-m", "rdfox_local.steps.prepare"]
     assert spec["restartPolicy"] == "Never"

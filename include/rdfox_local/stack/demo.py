@@ -5,6 +5,10 @@ queries and a jobspec to ``s3://<input>/<dataset>/``, run the DAG with ``airflow
 jobspec, registers the job, runs the pod on the Kubernetes emulator, parses the log, loads Neptune's emulator,
 notifies), then read the job record, count the triples in the Neptune emulator, read the SNS message from
 the topic's SQS subscription, and print the summary; the very last line is one JSON object.
+
+With a jobspec file (``local demo --jobspec PATH``, e.g. the old job-submitter's
+``include/samples/legacy-submitter.rdfoxjob.json``) that document is uploaded byte for byte, under the dataset
+it names, instead of the demo's own; its buckets must be the stack's.
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ class DemoResult:
     notification_subject: str | None
     error_reason: str | None = None
     notification_message: str | None = None
+    jobspec_notes: list[str] | None = None
+    endpoint_pod: str | None = None
+    endpoint_expires_at: str | None = None
 
     def summary_json(self) -> str:
         keys = ("job_id", "status", "inferred_triples", "loaded_triples", "neptune_query_count")
@@ -157,13 +164,16 @@ class Demo:
             "resources": {"cores": 1, "memory": "1Gi"},
         }
 
-    def upload(self, files: list[Path], jobspec: Mapping[str, Any], name: str) -> str:
+    def upload(
+        self, files: list[Path], jobspec: Mapping[str, Any] | bytes, name: str, dataset: str = DATASET
+    ) -> str:
         """Upload data, rules and queries, then the jobspec last (its arrival is what starts a job)."""
         bucket = self.resources["input_bucket"]
         for path in files:
-            self.s3.upload_file(str(path), bucket, f"{DATASET}/{path.name}")
-        key = f"{DATASET}/{name}.rdfoxjob.json"
-        self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(jobspec, indent=2).encode())
+            self.s3.upload_file(str(path), bucket, f"{dataset}/{path.name}")
+        key = f"{dataset}/{name}.rdfoxjob.json"
+        body = jobspec if isinstance(jobspec, bytes) else json.dumps(jobspec, indent=2).encode()
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body)
         return f"s3://{bucket}/{key}"
 
     # -- the run --------------------------------------------------------------------------------------------
@@ -248,22 +258,27 @@ class Demo:
                 break
         return out
 
-    def run(self, work_dir: Path) -> DemoResult:
-        name = f"demo-{int(time.time())}"
+    def run(self, work_dir: Path, jobspec_file: Path | None = None) -> DemoResult:
+        stamp = int(time.time())
+        name, dataset = f"demo-{stamp}", DATASET
+        jobspec: Mapping[str, Any] | bytes = self.jobspec(name)
+        if jobspec_file is not None:
+            jobspec, dataset = jobspec_file_for_demo(jobspec_file, self.resources)
+            name = f"{jobspec_file.name.split('.')[0]}-{stamp}"
         data_dir = work_dir / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log(f"generating {self.transactions} transactions (seed {self.seed})")
         files = self.generate(data_dir) + self.sample_files()
-        uri = self.upload(files, self.jobspec(name), name)
+        uri = self.upload(files, jobspec, name, dataset)
         self.log(f"uploaded {len(files)} files and the jobspec {uri}")
         self.notifications(wait_seconds=1)  # drop messages of earlier runs
-        before = self.job_ids()
+        before = self.job_ids(dataset)
         self.run_dag({"jobspec_uri": uri}, self.stack.log_dir / f"{name}.airflow.log")
-        new = sorted(self.job_ids() - before)
+        new = sorted(self.job_ids(dataset) - before)
         if not new:
             return DemoResult(None, None, None, None, None, None, "no job was registered")
         job_id = new[-1]
-        record = self.job_record(job_id)
+        record = self.job_record(job_id, dataset)
         stats = record.get("rdfox_stats") or {}
         neptune = record.get("neptune_stats") or {}
         messages = [m for m in self.notifications() if job_id in json.dumps(m)]
@@ -276,7 +291,27 @@ class Demo:
             notification_subject=messages[0].get("Subject") if messages else None,
             error_reason=record.get("error_reason"),
             notification_message=messages[0].get("Message") if messages else None,
+            jobspec_notes=record.get("jobspec_notes"),
+            endpoint_pod=record.get("rdfox_endpoint_pod"),
+            endpoint_expires_at=record.get("rdfox_endpoint_expires_at"),
         )
+
+
+def jobspec_file_for_demo(path: Path, resources: Mapping[str, Any]) -> tuple[bytes, str]:
+    """The file's bytes (uploaded unchanged) and its dataset; StackError if the stack cannot run it."""
+    raw = path.read_bytes()
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise StackError(f"--jobspec {path}: not valid JSON ({exc})") from None
+    dataset = data.get("dataset", data.get("job_key")) if isinstance(data, dict) else None
+    if not isinstance(dataset, str) or not dataset:
+        raise StackError(f"--jobspec {path}: names no dataset (dataset, or job_key in the old flat form)")
+    for key in ("job_bucket", "output_bucket"):
+        wanted = resources["input_bucket" if key == "job_bucket" else "output_bucket"]
+        if data.get(key) not in (None, wanted):
+            raise StackError(f"--jobspec {path}: {key} is {data[key]!r}; the local stack's is {wanted!r}")
+    return raw, dataset
 
 
 def print_summary(result: DemoResult, log: Callable[[str], None] = print) -> None:
@@ -290,6 +325,13 @@ def print_summary(result: DemoResult, log: Callable[[str], None] = print) -> Non
     log(f"notification        {result.notification_subject}")
     if result.error_reason:
         log(f"error               {result.error_reason}")
+    for note in result.jobspec_notes or ():
+        log(f"jobspec note        {note}")
+    if result.endpoint_pod:
+        log(
+            f"kept endpoint       {result.endpoint_pod} until {result.endpoint_expires_at} "
+            f"(`rdfox-pipeline endpoint delete {result.job_id}` ends it now)"
+        )
     if result.notification_message:
         log("--- SNS message ---")
         log(result.notification_message.rstrip())
@@ -301,15 +343,20 @@ def run_demo(
     transactions: int = 2000,
     keep_up: bool = False,
     log: Callable[[str], None] = print,
+    jobspec_file: Path | None = None,
 ) -> int:
-    """The whole demo; exit status 0 only if the job reached SUCCESS_NOTIFICATION_SENT."""
+    """The whole demo; exit status 0 only if the job reached SUCCESS_NOTIFICATION_SENT.
+
+    A kept endpoint (old-form ``auto_shutdown`` false or absent) ends with the stack when this call stopped
+    it; with ``keep_up`` it lives until its TTL or ``rdfox-pipeline endpoint delete``.
+    """
     stack = LocalStack(state_dir)
     started_here = not stack.is_up()
     try:
         state = stack.up(log=log)
         demo = Demo(stack, state, transactions=transactions, log=log)
         with tempfile.TemporaryDirectory(prefix="rdfox-demo-") as work:
-            result = demo.run(Path(work))
+            result = demo.run(Path(work), jobspec_file)
         print_summary(result, log)
     finally:
         if started_here and not keep_up:

@@ -255,6 +255,7 @@ class JobTable:
         jobspec: Any = None,
         dag_run_id: str | None = None,
         max_attempts: int = 60,
+        jobspec_notes: Sequence[str] | None = None,
     ) -> str:
         """Allocate the next job id of ``dataset`` for ``day`` (default: today, UTC) and write its record.
 
@@ -269,6 +270,8 @@ class JobTable:
             base["jobspec"] = jobspec.to_json_dict() if hasattr(jobspec, "to_json_dict") else jobspec
         if dag_run_id:
             base["dag_run_id"] = dag_run_id
+        if jobspec_notes:  # in the same put as the jobspec: the record never exists without its notes
+            base["jobspec_notes"] = list(jobspec_notes)
         attempt = 0
         candidate = -1
         while True:

@@ -1,14 +1,19 @@
-"""`rdfox-pipeline jobspec validate FILE`: print the normalised jobspec as JSON, or one error line."""
+"""`rdfox-pipeline jobspec validate FILE`: print the normalised jobspec as JSON, or one error line.
+
+Notes on old flat-form keys that are accepted but not used as the old system used them go to stderr, one
+``note: ...`` line each (stdout stays the JSON document), as register_job logs and records them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 
 from rdfox_pipeline.cli._files import read_bytes
 from rdfox_pipeline.cli.main import CliError
-from rdfox_pipeline.domain.jobspec import MAX_JOBSPEC_BYTES, JobSpecError, parse_jobspec
+from rdfox_pipeline.domain.jobspec import MAX_JOBSPEC_BYTES, JobSpecError, parse_jobspec_with_notes
 from rdfox_pipeline.domain.settings import SettingsError, resolve_settings
 
 
@@ -42,8 +47,16 @@ def validate_command(args: argparse.Namespace) -> int:
     delimiter = settings.job_id_delimeter if args.delimiter is None else args.delimiter
     raw = read_bytes(args.file, limit=MAX_JOBSPEC_BYTES)
     try:
-        spec = parse_jobspec(raw, allowed_registries=allowed, delimiter=delimiter)
+        spec, notes = parse_jobspec_with_notes(
+            raw,
+            allowed_registries=allowed,
+            delimiter=delimiter,
+            aws_region=settings.aws_default_region,
+            endpoint_ttl_hours=settings.rdfox_endpoint_ttl_hours,
+        )
     except JobSpecError as exc:
         raise CliError(f"{args.file}: {exc}") from None
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     print(json.dumps(spec.to_json_dict(), indent=2, sort_keys=False))
     return 0

@@ -40,6 +40,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = add("demo", "run one whole job through Airflow on the stack and print a summary")
     demo.add_argument("--transactions", type=int, default=2000, help="size of the generated dataset")
     demo.add_argument("--keep-up", action="store_true", help="leave the stack running afterwards")
+    demo.add_argument(
+        "--jobspec",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="run this jobspec file (uploaded unchanged; its buckets must be the stack's) instead of the "
+        "demo's own, e.g. include/samples/legacy-submitter.rdfoxjob.json",
+    )
     demo.set_defaults(handler=demo_command)
 
 
@@ -84,7 +92,11 @@ def demo_command(args: argparse.Namespace) -> int:
 
     if not 1 <= args.transactions <= 1_000_000:
         raise CliError(f"--transactions must be between 1 and 1000000, got {args.transactions}")
+    if args.jobspec is not None and not args.jobspec.is_file():
+        raise CliError(f"--jobspec: {args.jobspec} is not a file")
     try:
-        return run_demo(args.state_dir, transactions=args.transactions, keep_up=args.keep_up)
+        return run_demo(
+            args.state_dir, transactions=args.transactions, keep_up=args.keep_up, jobspec_file=args.jobspec
+        )
     except (StackError, TimeoutError) as exc:
         raise CliError(str(exc)) from None

@@ -2,7 +2,8 @@
 
 Settings come from the environment only (no AWS access): what is printed is what the operator would
 create for this jobspec with those settings. Without ``--job-id`` a job id of today's date and number 000 is
-used, as the first job of the day would get.
+used, as the first job of the day would get. Jobspec notes (old flat-form keys not used as before) go to
+stderr as ``note: ...`` lines.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import sys
 
 from rdfox_pipeline.cli._files import read_bytes
 from rdfox_pipeline.cli.main import CliError
-from rdfox_pipeline.domain.jobspec import MAX_JOBSPEC_BYTES, JobSpecError, parse_jobspec
+from rdfox_pipeline.domain.jobspec import MAX_JOBSPEC_BYTES, JobSpecError, parse_jobspec_with_notes
 from rdfox_pipeline.domain.settings import SettingsError, resolve_settings
 
 
@@ -41,8 +43,12 @@ def render_command(args: argparse.Namespace) -> int:
     delimiter = env_settings.job_id_delimeter
     raw = read_bytes(args.file, limit=MAX_JOBSPEC_BYTES)
     try:
-        spec = parse_jobspec(
-            raw, allowed_registries=env_settings.image_registry_allowlist, delimiter=delimiter
+        spec, notes = parse_jobspec_with_notes(
+            raw,
+            allowed_registries=env_settings.image_registry_allowlist,
+            delimiter=delimiter,
+            aws_region=env_settings.aws_default_region,
+            endpoint_ttl_hours=env_settings.rdfox_endpoint_ttl_hours,
         )
         settings = resolve_settings(spec.setting_overrides(), env=os.environ)
     except (JobSpecError, SettingsError) as exc:
@@ -61,5 +67,7 @@ def render_command(args: argparse.Namespace) -> int:
         manifest = build_pod_manifest(spec, job_id, settings)
     except ValueError as exc:
         raise CliError(f"{args.file}: {exc}") from None
+    for note in notes:  # e.g. which old images the pipeline's step images replace
+        print(f"note: {note}", file=sys.stderr)
     print(yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False), end="")
     return 0

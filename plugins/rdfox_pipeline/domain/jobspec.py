@@ -12,7 +12,7 @@ New form (all keys optional except ``dataset``)::
                "prefixes": {"ex": "http://example.org/"}},  # added to / replacing RDFOX_PREFIXES
      "neptune": {"format": null, "parallelism": null, "queue_request": null, "fail_on_error": null,
                  "update_single_cardinality_properties": null, "mode": null,
-                 "parser_configuration": null, "iam_role_arn": null},
+                 "parser_configuration": null, "iam_role_arn": null, "cluster_endpoint": null},
      "settings": {"NEPTUNE_LOAD_POLL_SECONDS": 10}}                        # per-job setting overrides
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
@@ -57,6 +57,11 @@ def _image(value: str, info: ValidationInfo) -> str:
     return v.check_image(value, tuple(_context(info).get("allowed_registries", ())))
 
 
+def _image_reference(value: str) -> str:
+    # Syntax only: an image that is recorded but never run is not subject to the registry allow-list.
+    return v.check_image(value)
+
+
 def _choice(choices: Sequence[str]) -> AfterValidator:
     return AfterValidator(lambda value: v.check_choice(value, choices))
 
@@ -81,6 +86,9 @@ NeptuneMode = Annotated[str, _choice(v.NEPTUNE_MODES)]
 ParserConfiguration = Annotated[dict[str, Any], AfterValidator(v.check_parser_configuration)]
 RoleArn = Annotated[str, AfterValidator(v.check_role_arns)]
 Prefixes = Annotated[dict[str, str], AfterValidator(check_prefixes)]
+NeptuneEndpoint = Annotated[str, AfterValidator(v.check_neptune_endpoint)]
+ImageReference = Annotated[str, AfterValidator(_image_reference)]
+AwsRegion = Annotated[str, AfterValidator(v.check_aws_region)]
 
 
 class _Strict(BaseModel):
@@ -126,6 +134,8 @@ class NeptuneOptions(_Strict):
     mode: NeptuneMode | None = None
     parser_configuration: ParserConfiguration | None = None
     iam_role_arn: RoleArn | None = None
+    # Only through this checked field (the raw ``settings`` may not name NEPTUNE_CLUSTER_ENDPOINT).
+    cluster_endpoint: NeptuneEndpoint | None = None
 
 
 # Which setting each jobspec field overrides (used by setting_overrides and for conflict checks).
@@ -148,15 +158,18 @@ FIELD_SETTINGS: Mapping[tuple[str, ...], str] = {
     ("neptune", "mode"): "NEPTUNE_LOAD_MODE",
     ("neptune", "parser_configuration"): "NEPTUNE_PARSER_CONFIGURATION",
     ("neptune", "iam_role_arn"): "NEPTUNE_IAM_ROLE_ARN",
+    ("neptune", "cluster_endpoint"): "NEPTUNE_CLUSTER_ENDPOINT",
 }
 _IMAGE_SETTINGS = ("PREPARE_IMAGE", "RDFOX_IMAGE", "PUBLISH_IMAGE")
 
 
+def _key_error(subpath: str, problem: str) -> PydanticCustomError:
+    # pydantic cannot point an error below a model's own path from a model validator; carry the key in ctx.
+    return PydanticCustomError("jobspec_subpath", "{problem}", {"subpath": subpath, "problem": problem})
+
+
 def _subpath_error(subpath: str, problem: str) -> PydanticCustomError:
-    # pydantic cannot point an error below a dict key from a model validator; carry the key in ctx.
-    return PydanticCustomError(
-        "jobspec_subpath", "{problem}", {"subpath": f"settings.{subpath}", "problem": problem}
-    )
+    return _key_error(f"settings.{subpath}", problem)
 
 
 class JobSpec(_Strict):
@@ -212,17 +225,63 @@ class JobSpec(_Strict):
 
 
 # --- the old flat form
+# Old ``neptune_configuration`` parameters that the old code read in two spellings: the loader's camelCase and
+# snake_case (as in its settings). One document may use either spelling of a parameter, never both.
+_NEPTUNE_SPELLINGS: Mapping[str, str] = {
+    "format": "source_format",
+    "queueRequest": "queue_request",
+    "failOnError": "fail_on_error",
+    "updateSingleCardinalityProperties": "update_single_cardinality_properties",
+    "parserConfiguration": "parser_configuration",
+    "iamRoleArn": "iam_role_arn",
+    "clusterEndpoint": "cluster_endpoint",
+}
+
+
 class _OldNeptuneConfiguration(_Strict):
-    """Old ``neptune_configuration``: Neptune loader parameters in the loader's own camelCase."""
+    """Old ``neptune_configuration``: Neptune loader parameters, camelCase (the loader's) or snake_case."""
 
     format: NeptuneFormat | None = None
+    source_format: NeptuneFormat | None = None
     parallelism: NeptuneParallelism | None = None
     queueRequest: bool | None = None
+    queue_request: bool | None = None
     failOnError: bool | None = None
+    fail_on_error: bool | None = None
     updateSingleCardinalityProperties: bool | None = None
+    update_single_cardinality_properties: bool | None = None
     mode: NeptuneMode | None = None
     parserConfiguration: ParserConfiguration | None = None
+    parser_configuration: ParserConfiguration | None = None
     iamRoleArn: RoleArn | None = None
+    iam_role_arn: RoleArn | None = None
+    clusterEndpoint: NeptuneEndpoint | None = None
+    cluster_endpoint: NeptuneEndpoint | None = None
+    # The loader's ``region``: the region of the bucket and of the cluster. The pipeline loads from its own
+    # output bucket in AWS_DEFAULT_REGION, so the old value is only accepted when it is that region.
+    region: AwsRegion | None = None
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> _OldNeptuneConfiguration:
+        for camel, snake in _NEPTUNE_SPELLINGS.items():
+            if camel in self.model_fields_set and snake in self.model_fields_set:
+                raise _key_error(
+                    snake, f"the same loader parameter as {camel!r}; give only one of {camel!r} and {snake!r}"
+                )
+        pipeline_region = _context(info).get("aws_region")
+        if self.region is not None and pipeline_region and self.region != pipeline_region:
+            raise _key_error(
+                "region",
+                f"{self.region!r} differs from the pipeline's region {pipeline_region!r} "
+                "(AWS_DEFAULT_REGION): the pipeline's output bucket and Neptune cluster are there, and a job "
+                "cannot move them",
+            )
+        return self
+
+    def get(self, camel: str) -> Any:
+        """The parameter under either spelling (the validator made sure at most one is given)."""
+        value = getattr(self, camel)
+        return getattr(self, _NEPTUNE_SPELLINGS[camel]) if value is None else value
 
 
 def _one_pod(value: int) -> int:
@@ -232,16 +291,37 @@ def _one_pod(value: int) -> int:
     return value
 
 
+def _old_memory(value: Any) -> str:
+    # The old tool passed requested_memory to Kubernetes as it was: a bare number there means bytes.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return v.memory_from_bytes(value)
+    if isinstance(value, str):
+        return v.check_memory(value)
+    raise ValueError(
+        "expected a Kubernetes quantity such as '10Gi' or an integer number of bytes, "
+        f"got {v.json_type_name(value)}"
+    )
+
+
+def _requested_job_id(value: str) -> str:
+    if not 1 <= len(value) <= 200 or not value.isprintable():
+        raise ValueError("must be 1-200 printable characters")
+    return value
+
+
 class _OldJobSpec(_Strict):
     job_key: Dataset
     job_bucket: Bucket | None = None
     output_bucket: Bucket | None = None
     requested_cores: Cores = DEFAULT_CORES
-    requested_memory: Memory = DEFAULT_MEMORY
-    init_container_image: Image | None = None
+    requested_memory: Annotated[Any, AfterValidator(_old_memory)] = DEFAULT_MEMORY
+    # The old init/publisher images ran the old steps; recorded, never run (see notes()).
+    init_container_image: ImageReference | None = None
     rdfox_container_image: Image | None = None
-    publisher_container_image: Image | None = None
-    auto_shutdown: bool = True
+    publisher_container_image: ImageReference | None = None
+    rdfox_init_container_image: ImageReference | None = None
+    # The old default: the RDFox pod stayed up after the job (now a separate endpoint pod, with a TTL).
+    auto_shutdown: bool = False
     parallelism: Annotated[int, AfterValidator(_one_pod)] = 1
     namespace: Namespace | None = None
     service_account: ServiceAccount | None = None
@@ -250,6 +330,8 @@ class _OldJobSpec(_Strict):
     rdfox_port: Port = DEFAULT_RDFOX_PORT
     restart_policy: RestartPolicy = "Never"
     neptune_configuration: _OldNeptuneConfiguration | None = None
+    # The id the old tool computed itself; the pipeline allocates ids (see notes()).
+    job_id: Annotated[str, AfterValidator(_requested_job_id)] | None = None
 
     def to_new_form(self) -> dict[str, Any]:
         nc = self.neptune_configuration or _OldNeptuneConfiguration()
@@ -258,11 +340,8 @@ class _OldJobSpec(_Strict):
             "job_bucket": self.job_bucket,
             "output_bucket": self.output_bucket,
             "resources": {"cores": self.requested_cores, "memory": self.requested_memory},
-            "images": {
-                "prepare": self.init_container_image,
-                "rdfox": self.rdfox_container_image,
-                "publish": self.publisher_container_image,
-            },
+            # prepare/publish: the pipeline's own step images (PREPARE_IMAGE / PUBLISH_IMAGE settings).
+            "images": {"rdfox": self.rdfox_container_image},
             "kubernetes": {
                 "namespace": self.namespace,
                 "service_account": self.service_account,
@@ -275,16 +354,62 @@ class _OldJobSpec(_Strict):
                 "keep_endpoint": not self.auto_shutdown,
             },
             "neptune": {
-                "format": nc.format,
+                "format": nc.get("format"),
                 "parallelism": nc.parallelism,
-                "queue_request": nc.queueRequest,
-                "fail_on_error": nc.failOnError,
-                "update_single_cardinality_properties": nc.updateSingleCardinalityProperties,
+                "queue_request": nc.get("queueRequest"),
+                "fail_on_error": nc.get("failOnError"),
+                "update_single_cardinality_properties": nc.get("updateSingleCardinalityProperties"),
                 "mode": nc.mode,
-                "parser_configuration": nc.parserConfiguration,
-                "iam_role_arn": nc.iamRoleArn,
+                "parser_configuration": nc.get("parserConfiguration"),
+                "iam_role_arn": nc.get("iamRoleArn"),
+                "cluster_endpoint": nc.get("clusterEndpoint"),
             },
         }
+
+    def notes(self, endpoint_ttl_hours: int | None = None) -> tuple[str, ...]:
+        """What the pipeline does differently from the old system for this document, one line per key."""
+        out: list[str] = []
+        for key, setting, step in (
+            ("init_container_image", "PREPARE_IMAGE", "prepare"),
+            ("publisher_container_image", "PUBLISH_IMAGE", "publish"),
+        ):
+            image = getattr(self, key)
+            if image is not None:
+                out.append(
+                    f"{key}: {image!r} accepted but not used: the old image cannot run the new {step} step; "
+                    f"the pipeline's {step} image ({setting} setting) runs instead"
+                )
+        if self.rdfox_init_container_image is not None:
+            out.append(
+                f"rdfox_init_container_image: {self.rdfox_init_container_image!r} accepted but not used: "
+                "the new pod has no RDFox init container (the prepare step fetches the data and writes the "
+                "script)"
+            )
+        if not self.auto_shutdown:
+            ttl = f"{endpoint_ttl_hours} h" if endpoint_ttl_hours else "its time"
+            given = (
+                "false" if "auto_shutdown" in self.model_fields_set else "absent, so the old default false"
+            )
+            out.append(
+                f"auto_shutdown: {given}: the RDFox endpoint is kept after the job, as a pod of its own "
+                f"serving the published answers, for {ttl} after the reasoning ends "
+                "(RDFOX_ENDPOINT_TTL_HOURS setting; the record's rdfox_endpoint_expires_at says until when), "
+                "then Kubernetes ends it; "
+                "`rdfox-pipeline endpoint delete <job id>` ends it sooner"
+            )
+        if self.job_id is not None:
+            out.append(
+                f"job_id: {self.job_id!r} is recorded as the id the old tool asked for, not used: the "
+                "pipeline allocates job ids itself, atomically (two jobs never share one, a retry never "
+                "takes a second)"
+            )
+        nc = self.neptune_configuration
+        if nc is not None and nc.region is not None:
+            out.append(
+                f"neptune_configuration.region: {nc.region!r} accepted: the pipeline loads in its own region "
+                "(AWS_DEFAULT_REGION), which a job cannot change"
+            )
+        return tuple(out)
 
 
 SHARED_KEYS = frozenset({"job_bucket", "output_bucket"})
@@ -381,17 +506,53 @@ def load_jobspec_document(raw: bytes | str) -> Any:
         raise JobSpecError("jobspec", "not valid JSON (nested too deeply)") from None
 
 
+class ParsedJobSpec(NamedTuple):
+    """A validated jobspec and the notes on what of the old flat form is accepted but done differently."""
+
+    spec: JobSpec
+    notes: tuple[str, ...]
+
+
 def parse_jobspec(
     raw: bytes | str | Mapping[str, Any],
     *,
     allowed_registries: Sequence[str] = (),
     delimiter: str = "_",
+    aws_region: str | None = None,
+    endpoint_ttl_hours: int | None = None,
 ) -> JobSpec:
     """Validate a jobspec (old flat or new nested form) into the normalised JobSpec."""
+    return parse_jobspec_with_notes(
+        raw,
+        allowed_registries=allowed_registries,
+        delimiter=delimiter,
+        aws_region=aws_region,
+        endpoint_ttl_hours=endpoint_ttl_hours,
+    ).spec
+
+
+def parse_jobspec_with_notes(
+    raw: bytes | str | Mapping[str, Any],
+    *,
+    allowed_registries: Sequence[str] = (),
+    delimiter: str = "_",
+    aws_region: str | None = None,
+    endpoint_ttl_hours: int | None = None,
+) -> ParsedJobSpec:
+    """Validate a jobspec, with notes for old flat-form keys that are accepted but not used as they were.
+
+    ``aws_region`` (the AWS_DEFAULT_REGION setting) checks an old ``neptune_configuration.region``;
+    ``endpoint_ttl_hours`` (RDFOX_ENDPOINT_TTL_HOURS) is quoted in the kept-endpoint note.
+    """
     data = raw if isinstance(raw, Mapping) else load_jobspec_document(raw)
     if not isinstance(data, Mapping):
         raise JobSpecError("jobspec", f"expected a JSON object, got {v.json_type_name(data)}")
-    context = {"allowed_registries": tuple(allowed_registries), "delimiter": delimiter}
+    context = {
+        "allowed_registries": tuple(allowed_registries),
+        "delimiter": delimiter,
+        "aws_region": aws_region,
+    }
+    notes: tuple[str, ...] = ()
     old_keys = sorted(k for k in data if k in OLD_FORM_KEYS)
     new_keys = sorted(k for k in data if k in NEW_FORM_KEYS)
     if old_keys and new_keys:
@@ -405,12 +566,22 @@ def parse_jobspec(
         except ValidationError as exc:
             raise _to_jobspec_error(exc, _OldJobSpec) from None
         data = old.to_new_form()
+        notes = old.notes(endpoint_ttl_hours)
     elif "dataset" not in data:
         raise JobSpecError("dataset", "is required (job_key in the old flat form)")
     try:
-        return JobSpec.model_validate(data, context=context)
+        return ParsedJobSpec(JobSpec.model_validate(data, context=context), notes)
     except ValidationError as exc:
         raise _to_jobspec_error(exc, JobSpec) from None
 
 
-__all__ = ["OLD_FORM_KEYS", "SETTINGS", "JobSpec", "JobSpecError", "load_jobspec_document", "parse_jobspec"]
+__all__ = [
+    "OLD_FORM_KEYS",
+    "SETTINGS",
+    "JobSpec",
+    "JobSpecError",
+    "ParsedJobSpec",
+    "load_jobspec_document",
+    "parse_jobspec",
+    "parse_jobspec_with_notes",
+]

@@ -26,6 +26,8 @@ RESTART_POLICIES = ("Never", "OnFailure")
 MAX_CORES = 512
 MAX_MEMORY_BYTES = 64 * 2**40  # 64Ti: larger than any EC2 instance, so surely a typo
 MIN_MEMORY_BYTES = 2**20  # 1Mi: RDFox cannot start below this
+# A bare byte count under 256Mi is almost surely a unit mistake ("10" meant as 10Gi), not a real request.
+MIN_MEMORY_BYTES_INTEGER = 256 * 2**20
 MAX_DATASET_LENGTH = 100
 
 _DATASET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -191,6 +193,23 @@ def check_memory(value: str) -> str:
     return value
 
 
+def memory_from_bytes(value: int) -> str:
+    """An integer byte count (what Kubernetes makes of a bare number) as a checked quantity string.
+
+    The largest binary unit that divides it exactly: 10737418240 -> "10Gi", 300000001 -> "300000001".
+    """
+    if value < MIN_MEMORY_BYTES_INTEGER:
+        raise ValueError(
+            f"{value} bytes is too small for RDFox: at least 256Mi ({MIN_MEMORY_BYTES_INTEGER} bytes); "
+            "a bare number means bytes, give a quantity such as '10Gi'"
+        )
+    for suffix in ("Ti", "Gi", "Mi", "Ki"):
+        factor = int(_QUANTITY_FACTORS[suffix])
+        if value % factor == 0:
+            return check_memory(f"{value // factor}{suffix}")
+    return check_memory(str(value))
+
+
 def check_cores(value: int) -> int:
     if value <= 0:
         raise ValueError(f"must be a positive number of cores, got {value}")
@@ -235,6 +254,40 @@ def check_image(value: str, allowed_registries: Sequence[str] = ()) -> str:
             raise ValueError(
                 f"image {_shown(value)} is not under an allowed registry ({', '.join(allowed_registries)})"
             )
+    return value
+
+
+_HOST_RE = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+_AWS_REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
+
+
+def check_neptune_endpoint(value: str) -> str:
+    """``https://host[:port]`` or ``host[:port]``: the loader is reached over TLS and the path is ours.
+
+    The message never repeats the value: a URL with credentials in it must not reach a log.
+    """
+    rest = value
+    if "://" in rest:
+        scheme, _, rest = rest.partition("://")
+        if scheme.lower() != "https":
+            raise ValueError("must be https://host[:port] or host[:port] (Neptune is reached over TLS only)")
+    if any(ch in rest for ch in "@/?#"):
+        raise ValueError(
+            "must be https://host[:port] or host[:port]: no credentials, path, query or fragment"
+        )
+    host, sep, port = rest.partition(":")
+    if not host or len(host) > 253 or not _HOST_RE.match(host):
+        raise ValueError("is not https://host[:port] or host[:port]: the host is not a DNS name")
+    if sep and (not port.isdigit() or not port.isascii() or not 1 <= int(port) <= 65535):
+        raise ValueError("is not https://host[:port] or host[:port]: the port must be 1-65535")
+    return value
+
+
+def check_aws_region(value: str) -> str:
+    if not _AWS_REGION_RE.match(value):
+        raise ValueError(f"{_shown(value)} is not an AWS region name (e.g. 'eu-west-2')")
     return value
 
 

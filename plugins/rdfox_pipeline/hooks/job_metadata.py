@@ -116,10 +116,18 @@ class JobMetadataHook(AwsBaseHook):
         return self.table.parse_job_id(job_id)
 
     def allocate_job(
-        self, dataset: str, *, day: date | None = None, jobspec: Any = None, dag_run_id: str | None = None
+        self,
+        dataset: str,
+        *,
+        day: date | None = None,
+        jobspec: Any = None,
+        dag_run_id: str | None = None,
+        jobspec_notes: Sequence[str] | None = None,
     ) -> str:
         """Atomically allocate the next job id of ``dataset`` for ``day`` and write its CREATED record."""
-        return self.table.allocate_job(dataset, day=day, jobspec=jobspec, dag_run_id=dag_run_id)
+        return self.table.allocate_job(
+            dataset, day=day, jobspec=jobspec, dag_run_id=dag_run_id, jobspec_notes=jobspec_notes
+        )
 
     def record_status(
         self,

@@ -15,7 +15,7 @@ error, and the task fails, so that only the failure notification runs: no pod, n
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -193,8 +193,10 @@ class JobspecKeySensor(S3KeySensor):
 class RegisterJobOperator(BaseOperator):
     """Validate the run's jobspec and allocate its job id; returns the registration (no secrets).
 
-    XCom ``return_value``: ``{"job_id", "dataset", "jobspec" (normalised), "jobspec_uri", "input_prefix",
-    "output_prefix", "rdfox_log_uri"}``.
+    XCom ``return_value``: ``{"job_id", "dataset", "jobspec" (normalised), "jobspec_notes", "jobspec_uri",
+    "input_prefix", "output_prefix", "rdfox_log_uri"}``. ``jobspec_notes`` say which old flat-form keys were
+    accepted but are not used as the old system used them; they are logged and written to the job record
+    (field ``jobspec_notes``) in the same write that creates it.
 
     Not retried: allocation writes a new record each time. A rerun of the same dag run finds the record it
     wrote before (by ``dag_run_id``) and reuses it instead of allocating a second id.
@@ -228,7 +230,7 @@ class RegisterJobOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         # Imported here, not at module level: building the jobspec models costs ~0.2 s at every DAG parse.
-        from rdfox_pipeline.domain.jobspec import JobSpecError, parse_jobspec
+        from rdfox_pipeline.domain.jobspec import JobSpecError, parse_jobspec_with_notes
 
         base = _load_settings()
         dag_run_id = context["run_id"]
@@ -244,8 +246,12 @@ class RegisterJobOperator(BaseOperator):
                         "or upload <dataset>/<name>." + base.jobspec_name + " to the input bucket)"
                     )
                 raw = self._read_object(location)
-            spec = parse_jobspec(
-                raw, allowed_registries=base.image_registry_allowlist, delimiter=base.job_id_delimeter
+            spec, notes = parse_jobspec_with_notes(
+                raw,
+                allowed_registries=base.image_registry_allowlist,
+                delimiter=base.job_id_delimeter,
+                aws_region=base.aws_default_region,
+                endpoint_ttl_hours=base.rdfox_endpoint_ttl_hours,
             )
             settings = _load_settings(spec.setting_overrides())
             input_bucket = spec.job_bucket or settings.input_bucket
@@ -255,8 +261,10 @@ class RegisterJobOperator(BaseOperator):
             self._record_invalid(context, base, raw, location, dag_run_id, exc)
             raise  # fails the task: only notify_failure runs downstream
 
+        for note in notes:
+            self.log.info("Jobspec note: %s", note)
         hook = self._hook(base)
-        job_id = self._reuse_or_allocate(hook, spec, dag_run_id)
+        job_id = self._reuse_or_allocate(hook, spec, dag_run_id, notes)
         output_bucket = spec.output_bucket or settings.output_bucket
         input_bucket = spec.job_bucket or settings.input_bucket
         if not output_bucket or not input_bucket:
@@ -270,6 +278,7 @@ class RegisterJobOperator(BaseOperator):
             "job_id": job_id,
             "dataset": spec.dataset,
             "jobspec": spec.to_json_dict(),
+            "jobspec_notes": list(notes),
             "jobspec_uri": location.uri if location else None,
             "input_prefix": f"s3://{input_bucket}/{spec.dataset}/",
             "output_prefix": output_prefix,
@@ -311,13 +320,13 @@ class RegisterJobOperator(BaseOperator):
             raise
         raise JobSpecError("dataset", f"{dataset!r} has no input files under s3://{bucket}/{dataset}/")
 
-    def _reuse_or_allocate(self, hook: Any, spec: JobSpec, dag_run_id: str) -> str:
+    def _reuse_or_allocate(self, hook: Any, spec: JobSpec, dag_run_id: str, notes: Sequence[str] = ()) -> str:
         """Idempotent per dag run: a cleared-and-rerun register_job reuses the CREATED record of its run."""
         for record in hook.iter_jobs_by_status("CREATED"):
             if record.get("dag_run_id") == dag_run_id and record.get("dataset") == spec.dataset:
                 self.log.info("Reusing job %s already registered by this dag run", record["job_id"])
                 return str(record["job_id"])
-        return str(hook.allocate_job(spec.dataset, jobspec=spec, dag_run_id=dag_run_id))
+        return str(hook.allocate_job(spec.dataset, jobspec=spec, dag_run_id=dag_run_id, jobspec_notes=notes))
 
     def _record_invalid(
         self,

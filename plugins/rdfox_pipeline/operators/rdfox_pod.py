@@ -221,7 +221,7 @@ class RdfoxPodOperator(EksPodOperator):
         Best effort: the job's results are already published, so a failure here is logged, not raised.
         """
         from rdfox_pipeline.domain.jobspec import parse_jobspec
-        from rdfox_pipeline.pod.endpoint import build_endpoint_manifest
+        from rdfox_pipeline.pod.endpoint import ANNOTATION_EXPIRES, build_endpoint_manifest
 
         spec = parse_jobspec(self.registration["jobspec"])
         if not spec.rdfox.keep_endpoint:
@@ -238,11 +238,16 @@ class RdfoxPodOperator(EksPodOperator):
         self.log.info(
             "RDFox endpoint pod %s/%s started for job %s; it ends at %s. Connect with `kubectl port-forward "
             "-n %s pod/%s %s`; end it earlier with `rdfox-pipeline endpoint delete %s`.",
-            meta["namespace"], meta["name"], self.job_id, meta["annotations"]["rdfox-pipeline/expires-at"],
+            meta["namespace"], meta["name"], self.job_id, meta["annotations"][ANNOTATION_EXPIRES],
             meta["namespace"], meta["name"], spec.rdfox.port, self.job_id,
         )  # fmt: skip
         try:
-            self._hook().record_status(self.job_id, "SCHEDULED", rdfox_endpoint_pod=meta["name"])
+            self._hook().record_status(
+                self.job_id,
+                "SCHEDULED",
+                rdfox_endpoint_pod=meta["name"],
+                rdfox_endpoint_expires_at=meta["annotations"][ANNOTATION_EXPIRES],
+            )
         except Exception as exc:
             self.log.warning("Could not record the endpoint pod of job %s: %s", self.job_id, exc)
 
