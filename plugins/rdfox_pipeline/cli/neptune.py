@@ -14,11 +14,13 @@ sees end other than LOAD_COMPLETED exits 1.
 from __future__ import annotations
 
 import argparse
+import functools
+import io
 import json
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, redirect_stdout
 from typing import Any
 
 from rdfox_pipeline.cli.main import CliError
@@ -40,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             help="Neptune endpoint, host[:port] or https://host:port (default: NEPTUNE_CLUSTER_ENDPOINT)",
         )
         parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+        parser.add_argument(
+            "-v", "--verbose", action="store_true", help="show the log (endpoint source, retries) on stderr"
+        )
         return parser
 
     load = add("load", "start a bulk load of an S3 prefix; prints its load id")
@@ -216,8 +221,22 @@ def load_parameters(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
 
 
 # -- output -------------------------------------------------------------------------------------------------
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+def _print_json(value: Any, out: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str), file=out)
+
+
+def _results_on_stdout(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Airflow's logging prints the hook's log lines (which endpoint, retries) to stdout. Here stdout carries
+    only results (``args.out``), so that ``$(rdfox-pipeline neptune load ...)`` is the load id, and stderr
+    only errors and progress; the log goes to stderr with ``--verbose``, else nowhere."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        args.out = sys.stdout
+        with redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
+            return command(args)
+
+    return run
 
 
 def status_lines(load_id: str, payload: Mapping[str, Any]) -> list[str]:
@@ -246,6 +265,7 @@ def status_lines(load_id: str, payload: Mapping[str, Any]) -> list[str]:
 
 
 # -- verbs --------------------------------------------------------------------------------------------------
+@_results_on_stdout
 def load_command(args: argparse.Namespace) -> int:
     settings = _settings()
     params = load_parameters(args, settings)  # all input checked before anything is sent
@@ -255,19 +275,19 @@ def load_command(args: argparse.Namespace) -> int:
         load_id = hook.start_load(**params)
     if not args.wait:
         if args.json:
-            _print_json({"loadId": load_id, "endpoint": endpoint})
+            _print_json({"loadId": load_id, "endpoint": endpoint}, args.out)
         else:
-            print(load_id)
+            print(load_id, file=args.out)
         return 0
     if not args.json:
-        print(load_id, flush=True)  # at once: the id is what cancelling it needs
+        print(load_id, file=args.out, flush=True)  # at once: the id is what cancelling it needs
     timeout = settings.neptune_load_timeout_hours * 3600
     payload = _wait(hook, endpoint, load_id, settings.neptune_load_poll_seconds, timeout)
     status = (payload.get("overallStatus") or {}).get("status")
     if args.json:
-        _print_json({"loadId": load_id, "endpoint": endpoint, "status": payload})
+        _print_json({"loadId": load_id, "endpoint": endpoint, "status": payload}, args.out)
     else:
-        print("\n".join(status_lines(load_id, payload)))
+        print("\n".join(status_lines(load_id, payload)), file=args.out)
     return 0 if status == NEPTUNE_TERMINAL_OK else 1
 
 
@@ -293,17 +313,19 @@ def _wait(hook: Any, endpoint: str, load_id: str, poll_seconds: float, timeout: 
         time.sleep(poll_seconds)
 
 
+@_results_on_stdout
 def status_command(args: argparse.Namespace) -> int:
     hook = _hook(args, _settings())
     with _loader_errors(_endpoint(hook)):
         payload = hook.get_load_status(args.load_id, details=True, errors=True, errors_per_page=args.errors)
     if args.json:
-        _print_json(payload)
+        _print_json(payload, args.out)
     else:
-        print("\n".join(status_lines(args.load_id, payload)))
+        print("\n".join(status_lines(args.load_id, payload)), file=args.out)
     return 0
 
 
+@_results_on_stdout
 def list_command(args: argparse.Namespace) -> int:
     from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderError
 
@@ -319,7 +341,7 @@ def list_command(args: argparse.Namespace) -> int:
                 overall = {}  # forgotten meanwhile (Neptune keeps only the last 1,024 loads)
             rows.append({"loadId": load_id, "overallStatus": overall})
     if args.json:
-        _print_json(rows)
+        _print_json(rows, args.out)
         return 0
     table = [("LOAD ID", "STATUS", "RECORDS", "SOURCE")] + [
         (
@@ -332,17 +354,19 @@ def list_command(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print(line.rstrip(), file=args.out)
     return 0
 
 
+@_results_on_stdout
 def cancel_command(args: argparse.Namespace) -> int:
     hook = _hook(args, _settings())
     with _loader_errors(_endpoint(hook)):
         hook.cancel_load(args.load_id)
         status = (hook.get_load_status(args.load_id, details=False).get("overallStatus") or {}).get("status")
     if args.json:
-        _print_json({"loadId": args.load_id, "status": status})
+        _print_json({"loadId": args.load_id, "status": status}, args.out)
     else:
-        print(f"cancelled {args.load_id}: {status}")
+        print(f"cancelled {args.load_id}: {status}", file=args.out)
     return 0
