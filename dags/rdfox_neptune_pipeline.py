@@ -137,6 +137,8 @@ with DAG(
         task_id="wait_for_neptune_load",
         load_id=start_neptune_load.output,
         job_id="{{ ti.xcom_pull(task_ids='register_job')['job_id'] }}",
+        # Poll the endpoint the load was started on, not one resolved again.
+        neptune_endpoint="{{ ti.xcom_pull(task_ids='start_neptune_load', key='neptune_endpoint') }}",
         retries=2,  # polling is read-only
     )
     notify = JobNotificationOperator(

@@ -108,12 +108,17 @@ def test_trigger_timeout_and_unknown_load(neptune_connection, neptune_emulator, 
 
 
 def test_sensor_defers_to_the_trigger():
-    sensor = NeptuneLoadStatusSensor(task_id="wait", load_id="L1", poke_interval=7, timeout=100)
+    # The endpoint the load was started on (the operator's XCom) goes to the trigger as it is.
+    sensor = NeptuneLoadStatusSensor(
+        task_id="wait", load_id="L1", poke_interval=7, timeout=100, neptune_endpoint="https://n.example:8182"
+    )
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute({})
     trigger = deferred.value.trigger
     assert isinstance(trigger, NeptuneLoadStatusTrigger)
     assert (trigger.load_id, trigger.neptune_conn_id, trigger.poll_interval) == ("L1", "neptune_default", 7)
+    assert trigger.neptune_endpoint == "https://n.example:8182"
+    assert trigger.serialize()[1]["neptune_endpoint"] == "https://n.example:8182"
     assert deferred.value.method_name == "execute_complete"
 
 

@@ -3,7 +3,10 @@
 Connection ``neptune_default`` (conn type ``neptune``):
 
 - ``host`` (cluster endpoint), ``port`` (default 8182), ``schema`` ``https``/``http`` or extra ``use_https``
-  (default true);
+  (default true). The host may be left empty (or the connection undefined) when the setting
+  NEPTUNE_CLUSTER_ENDPOINT names the endpoint (``host``, ``host:port`` or ``https://host:port``; what it
+  leaves out comes from the connection's schema and port, else https and 8182). A connection host and a
+  setting that name different endpoints are an error (NeptuneEndpointError), never a silent choice;
 - extras: ``iam_auth`` (bool: sign every request with SigV4, service ``neptune-db``), ``region``,
   ``aws_conn_id`` (the Airflow AWS connection whose credentials sign; session tokens and assumed roles
   work because the Amazon provider resolves them), ``verify`` (default true) or ``ca_bundle`` (path);
@@ -40,10 +43,18 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from rdfox_pipeline.compat import AirflowException, BaseHook, get_async_connection, run_blocking
+from rdfox_pipeline.compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowNotFoundException,
+    BaseHook,
+    get_async_connection,
+    run_blocking,
+)
+from rdfox_pipeline.domain.neptune_endpoint import DEFAULT_PORT, parse_endpoint
 from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES
 
-DEFAULT_PORT = 8182
+ENDPOINT_SETTING = "NEPTUNE_CLUSTER_ENDPOINT"
 CLOCK_MARGIN_SECONDS = 5.0  # how far the cluster's clock may be behind ours when matching a load's startTime
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 SERVICE = "neptune-db"
@@ -64,6 +75,11 @@ class NeptuneLoaderError(AirflowException):
         return self.status_code is None or self.status_code in RETRYABLE_STATUS
 
 
+class NeptuneEndpointError(AirflowFailException):
+    """The connection and NEPTUNE_CLUSTER_ENDPOINT do not name one usable endpoint: a configuration error,
+    which retrying the task cannot fix."""
+
+
 @dataclass(frozen=True)
 class NeptuneEndpoint:
     """What the connection says about where and how to talk to Neptune (no secrets in here)."""
@@ -75,6 +91,8 @@ class NeptuneEndpoint:
     verify: bool | str  # False, True or a CA bundle path
     # Retry/timeout policy from the connection's extras (None: the hook's argument or default).
     policy: Mapping[str, float] = field(default_factory=dict)
+    # Where base_url came from, for the task log ("connection 'neptune_default' host", the setting...).
+    source: str = ""
 
 
 # Connection extras that tune the retry/timeout policy, and the bounds a value must respect.
@@ -120,42 +138,78 @@ def _truthy(value: Any, default: bool, name: str = "value") -> bool:
     raise ValueError(f"{name}: expected a boolean, got {value!r}")
 
 
-def endpoint_from_connection(conn: Any) -> NeptuneEndpoint:
-    """Read a Neptune connection (host, port, schema, extras) into an endpoint; one clear error if bad."""
-    conn_id = getattr(conn, "conn_id", "?")
-    extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
-    host = (conn.host or "").strip()
-    if not host:
-        raise AirflowException(f"connection {conn_id!r}: host (the Neptune cluster endpoint) is required")
-    scheme = None
-    if "://" in host:  # tolerate a URL pasted into the host field
-        scheme, host = host.split("://", 1)
-        host = host.rstrip("/")
+def endpoint_from_connection(
+    conn: Any | None,
+    cluster_endpoint: str | None = None,
+    *,
+    conn_id: str | None = None,
+    origin: str = ENDPOINT_SETTING,
+) -> NeptuneEndpoint:
+    """Read a Neptune connection (host, port, schema, extras) and the NEPTUNE_CLUSTER_ENDPOINT value into an
+    endpoint; one clear NeptuneEndpointError if they are bad or name different endpoints.
+
+    :param conn: the connection, or None when it is not defined (then the setting must name the endpoint).
+    :param cluster_endpoint: the setting's value (or a pinned base URL); used when the connection has no host.
+    :param origin: what ``cluster_endpoint`` is, for messages and the log.
+    """
+    conn_id = conn_id or getattr(conn, "conn_id", "?")
+    extra = (conn.extra_dejson if hasattr(conn, "extra_dejson") else {}) if conn is not None else {}
+    host = ((conn.host if conn is not None else None) or "").strip()
+    setting = (cluster_endpoint or "").strip()
     try:
-        if scheme is None:
-            schema = (conn.schema or "").strip().lower()
-            if schema in ("http", "https"):
-                scheme = schema
-            else:
-                scheme = "https" if _truthy(extra.get("use_https"), True, "use_https") else "http"
         iam_auth = _truthy(extra.get("iam_auth"), False, "iam_auth")
         verify: bool | str = extra.get("ca_bundle") or _truthy(extra.get("verify"), True, "verify")
         policy = {k: _policy_value(k, extra[k]) for k in POLICY_EXTRAS if extra.get(k) not in (None, "")}
+        schema = ((conn.schema if conn is not None else None) or "").strip().lower()
+        if schema in ("http", "https"):
+            scheme = schema
+        else:
+            scheme = "https" if _truthy(extra.get("use_https"), True, "use_https") else "http"
     except ValueError as exc:
-        raise AirflowException(f"connection {conn_id!r}: bad extra: {exc}") from None
+        raise NeptuneEndpointError(f"connection {conn_id!r}: bad extra: {exc}") from None
+    where = f"connection {conn_id!r}"
     if isinstance(verify, str) and not os.path.isfile(verify):
-        raise AirflowException(f"connection {conn_id!r}: extra ca_bundle {verify!r} is not a readable file")
+        raise NeptuneEndpointError(f"{where}: extra ca_bundle {verify!r} is not a readable file")
     region = extra.get("region") or extra.get("region_name")
     if iam_auth and not region:
-        raise AirflowException(f"connection {conn_id!r}: extra 'region' is required when iam_auth is true")
-    port = conn.port or DEFAULT_PORT
+        raise NeptuneEndpointError(f"{where}: extra 'region' is required when iam_auth is true")
+    port = (conn.port if conn is not None else None) or DEFAULT_PORT
+    from_conn = from_setting = None
+    if host:
+        try:
+            from_conn = parse_endpoint(host).base_url(scheme, port)
+        except ValueError as exc:
+            raise NeptuneEndpointError(f"connection {conn_id!r}: host: {exc}") from None
+    if setting:
+        try:
+            from_setting = parse_endpoint(setting).base_url(scheme, port)
+        except ValueError as exc:
+            raise NeptuneEndpointError(f"{origin}: {exc}") from None
+    if from_conn and from_setting and from_conn != from_setting:
+        raise NeptuneEndpointError(
+            f"Neptune endpoint conflict: connection {conn_id!r} names {from_conn} but {origin} names "
+            f"{from_setting}; clear the connection's host or the setting, or make them name the same endpoint"
+        )
+    if from_conn:
+        source = f"{where} host" + (f" ({origin} agrees)" if from_setting else "")
+    elif from_setting:
+        source = f"{origin} ({where} {'has no host' if conn is not None else 'is not defined'})"
+    elif conn is None:
+        raise NeptuneEndpointError(
+            f"{where} is not defined and {origin} is not set: nothing names the Neptune endpoint"
+        )
+    else:
+        raise NeptuneEndpointError(
+            f"{where}: host (the Neptune cluster endpoint) is required when {origin} is not set"
+        )
     return NeptuneEndpoint(
-        base_url=f"{scheme}://{host}:{port}",
+        base_url=from_conn or str(from_setting),
         iam_auth=iam_auth,
         region=region,
         aws_conn_id=extra.get("aws_conn_id", "aws_default"),
         verify=verify,
         policy=policy,
+        source=source,
     )
 
 
@@ -202,13 +256,17 @@ class NeptuneLoaderHook(BaseHook):
         self,
         neptune_conn_id: str = default_conn_name,
         *,
+        cluster_endpoint: str | None = None,
+        endpoint_origin: str = ENDPOINT_SETTING,
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
         max_attempts: int | None = None,
         backoff_base: float | None = None,
         backoff_max: float | None = None,
     ) -> None:
-        """Policy arguments left None come from the connection's extras, else from DEFAULT_POLICY."""
+        """``cluster_endpoint``: the NEPTUNE_CLUSTER_ENDPOINT setting's value (``endpoint_origin`` names it in
+        messages), used when the connection has no host. Policy arguments left None come from the connection's
+        extras, else from DEFAULT_POLICY."""
         super().__init__()
         given = {
             "connect_timeout": connect_timeout,
@@ -222,6 +280,8 @@ class NeptuneLoaderHook(BaseHook):
         except ValueError as exc:
             raise ValueError(f"NeptuneLoaderHook: {exc}") from None
         self.neptune_conn_id = neptune_conn_id
+        self.cluster_endpoint = cluster_endpoint
+        self.endpoint_origin = endpoint_origin
         self._endpoint: NeptuneEndpoint | None = None
 
     def _policy(self, name: str) -> Any:
@@ -250,17 +310,40 @@ class NeptuneLoaderHook(BaseHook):
         }
 
     # -- connection & credentials -----------------------------------------------------------------------
+    def _resolve(self, conn: Any | None) -> NeptuneEndpoint:
+        endpoint = endpoint_from_connection(
+            conn, self.cluster_endpoint, conn_id=self.neptune_conn_id, origin=self.endpoint_origin
+        )
+        self.log.info("Neptune endpoint %s, from %s", endpoint.base_url, endpoint.source)
+        return endpoint
+
+    def _connection_or_none(self, error: AirflowNotFoundException) -> None:
+        """An undefined connection is fine when the setting names the endpoint (the defaults apply)."""
+        if not (self.cluster_endpoint or "").strip():
+            raise NeptuneEndpointError(
+                f"connection {self.neptune_conn_id!r} is not defined and {self.endpoint_origin} is not set: "
+                "nothing names the Neptune endpoint"
+            ) from error
+
     @property
     def endpoint(self) -> NeptuneEndpoint:
+        """Where and how to talk to Neptune, resolved once (before the first request)."""
         if self._endpoint is None:
-            self._endpoint = endpoint_from_connection(self.get_connection(self.neptune_conn_id))
+            try:
+                conn = self.get_connection(self.neptune_conn_id)
+            except AirflowNotFoundException as exc:
+                conn = self._connection_or_none(exc)
+            self._endpoint = self._resolve(conn)
         return self._endpoint
 
     async def aendpoint(self) -> NeptuneEndpoint:
         if self._endpoint is None:
-            conn = await get_async_connection(self.neptune_conn_id, hook=self)
+            try:
+                conn = await get_async_connection(self.neptune_conn_id, hook=self)
+            except AirflowNotFoundException as exc:
+                conn = self._connection_or_none(exc)
             # Reading the extra masks secrets through the supervisor: blocking (rdfox_pipeline.compat).
-            self._endpoint = await run_blocking(endpoint_from_connection, conn)
+            self._endpoint = await run_blocking(self._resolve, conn)
         return self._endpoint
 
     def _credentials(self) -> Any:

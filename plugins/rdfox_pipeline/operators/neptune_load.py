@@ -19,6 +19,7 @@ from rdfox_pipeline.links import NeptuneLoadStatusLink
 
 REUSABLE_STATUSES = NEPTUNE_ACTIVE_LOAD_STATUSES | {NEPTUNE_TERMINAL_OK}
 GUARD_SCAN_LIMIT = 100  # GET /loader lists at most 100 ids
+ENDPOINT_XCOM_KEY = "neptune_endpoint"  # the base URL the load was started on, for the sensor to poll
 
 
 def default_source(output_bucket: str, dataset: str, job_id: str) -> str:
@@ -40,7 +41,10 @@ class NeptuneBulkLoadOperator(BaseOperator):
     ``overallStatus.fullUri``) instead of starting a second one.
 
     Loader parameters come from settings (SSM > env > defaults) with the jobspec's ``neptune.*`` overrides;
-    explicit arguments win over both.
+    explicit arguments win over both. The endpoint is the connection's host, or the job's
+    NEPTUNE_CLUSTER_ENDPOINT setting when the connection has none; the two naming different endpoints fails
+    the task before any request. The endpoint used is pushed as XCom ``neptune_endpoint`` so that the sensor
+    polls the same one.
     """
 
     template_fields: Sequence[str] = (
@@ -87,10 +91,10 @@ class NeptuneBulkLoadOperator(BaseOperator):
 
         return JobMetadataHook(aws_conn_id=self.aws_conn_id)
 
-    def _neptune(self) -> Any:
+    def _neptune(self, cluster_endpoint: str | None = None) -> Any:
         from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderHook
 
-        return NeptuneLoaderHook(self.neptune_conn_id)
+        return NeptuneLoaderHook(self.neptune_conn_id, cluster_endpoint=cluster_endpoint)
 
     # -- parameters -------------------------------------------------------------------------------------
     def _jobspec(self, record: Mapping[str, Any] | None) -> Any:
@@ -104,12 +108,16 @@ class NeptuneBulkLoadOperator(BaseOperator):
         except JobSpecError as exc:
             raise AirflowException(f"job {self.job_id}: its recorded jobspec is invalid: {exc}") from None
 
-    def load_parameters(self, record: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Neptune's POST /loader body for this job (settings < jobspec overrides < operator arguments)."""
+    def job_settings(self, record: Mapping[str, Any] | None) -> Any:
+        """The settings this job runs with: its jobspec's per-job overrides > SSM > environment > defaults."""
         from rdfox_pipeline.aws.settings_loader import load_settings
 
+        return load_settings(self._jobspec(record), aws_conn_id=self.aws_conn_id)
+
+    def load_parameters(self, record: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Neptune's POST /loader body for this job (settings < jobspec overrides < operator arguments)."""
         jobspec = self._jobspec(record)
-        settings = load_settings(jobspec, aws_conn_id=self.aws_conn_id)
+        settings = self.job_settings(record)
         source = self.source
         if not source:
             bucket = (
@@ -173,7 +181,11 @@ class NeptuneBulkLoadOperator(BaseOperator):
             raise AirflowException(f"job {self.job_id} has no record in the job table")
         params = self.load_parameters(record)
         source = params["source"]
-        neptune = self._neptune()
+        neptune = self._neptune(self.job_settings(record).neptune_cluster_endpoint)
+        # Resolved (and its source logged) before any request: a conflicting setting fails here.
+        endpoint = neptune.endpoint.base_url
+        if context and context.get("ti") is not None:
+            context["ti"].xcom_push(key=ENDPOINT_XCOM_KEY, value=endpoint)
 
         recorded = record.get("neptune_load_id")
         if recorded:

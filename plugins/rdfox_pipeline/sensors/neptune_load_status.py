@@ -53,10 +53,13 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
 
     :param load_id: the loader's id (templated; usually the NeptuneBulkLoadOperator's XCom).
     :param job_id: the pipeline job to record on (templated); None records nothing.
+    :param neptune_endpoint: the base URL the load was started on (templated; the NeptuneBulkLoadOperator's
+        XCom ``neptune_endpoint``). Polled as is, the trigger included; a connection host naming another
+        endpoint fails. None: the connection's host, else the job's NEPTUNE_CLUSTER_ENDPOINT setting.
     :param deferrable: wait in the triggerer (default) instead of holding a worker slot.
     """
 
-    template_fields: Sequence[str] = ("load_id", "job_id", "neptune_conn_id")
+    template_fields: Sequence[str] = ("load_id", "job_id", "neptune_conn_id", "neptune_endpoint")
     ui_color = "#c9e3f7"
     operator_extra_links = (NeptuneLoadStatusLink(),)
 
@@ -66,6 +69,7 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         load_id: str,
         job_id: str | None = None,
         neptune_conn_id: str = "neptune_default",
+        neptune_endpoint: str | None = None,
         aws_conn_id: str | None = "aws_default",
         deferrable: bool = True,
         poke_interval: float = 60.0,
@@ -76,22 +80,56 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         self.load_id = load_id
         self.job_id = job_id
         self.neptune_conn_id = neptune_conn_id
+        self.neptune_endpoint = neptune_endpoint
         self.aws_conn_id = aws_conn_id
         self.deferrable = deferrable
         self._started: float | None = None
+        self._endpoint: str | None = None
 
     # -- collaborators ----------------------------------------------------------------------------------
+    def _endpoint_url(self) -> str:
+        """The base URL to poll: the one the load was started on, else resolved as the operator does."""
+        if self._endpoint is None:
+            pinned = (self.neptune_endpoint or "").strip()
+            # A template without native rendering renders a missing XCom as the text "None".
+            if pinned and pinned != "None":
+                self._endpoint = pinned
+            else:
+                self._endpoint = self._resolve_endpoint()
+        return self._endpoint
+
+    def _resolve_endpoint(self) -> str:
+        from rdfox_pipeline.hooks.neptune_loader import NeptuneEndpointError, NeptuneLoaderHook
+
+        try:  # the connection's host needs no settings (nor AWS) at all
+            return NeptuneLoaderHook(self.neptune_conn_id).endpoint.base_url
+        except NeptuneEndpointError:
+            pass  # no host (or no connection): the job's NEPTUNE_CLUSTER_ENDPOINT setting names it
+        from rdfox_pipeline.aws.settings_loader import load_settings
+
+        record = self._metadata().get_job(self.job_id) if self.job_id else None
+        jobspec = _recorded_jobspec(record)
+        setting = load_settings(jobspec, aws_conn_id=self.aws_conn_id).neptune_cluster_endpoint
+        return NeptuneLoaderHook(self.neptune_conn_id, cluster_endpoint=setting).endpoint.base_url
+
     def _neptune(self) -> Any:
         from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderHook
 
-        return NeptuneLoaderHook(self.neptune_conn_id)
+        return NeptuneLoaderHook(
+            self.neptune_conn_id,
+            cluster_endpoint=self._endpoint_url(),
+            endpoint_origin=f"the endpoint Neptune load {self.load_id} was started on",
+        )
+
+    def _metadata(self) -> Any:
+        from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
+
+        return JobMetadataHook(aws_conn_id=self.aws_conn_id)
 
     def _record(self, status: JobStatus, **fields: Any) -> None:
         if not self.job_id:
             return
-        from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
-
-        JobMetadataHook(aws_conn_id=self.aws_conn_id).record_status(self.job_id, status, **fields)
+        self._metadata().record_status(self.job_id, status, **fields)
 
     def _legacy_fields(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The old job table's fields about the load (its duration, the writer instance); never fail here."""
@@ -132,13 +170,18 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         from rdfox_pipeline.triggers.neptune_load_status import NeptuneLoadStatusTrigger
         from rdfox_pipeline.triggers.resume_floor import resume_not_before
 
+        endpoint = self._neptune().endpoint.base_url  # checked against the connection before deferring
         self.log.info(
-            "Deferring: waiting for Neptune load %s (poll every %ss)", self.load_id, self.poke_interval
+            "Deferring: waiting for Neptune load %s at %s (poll every %ss)",
+            self.load_id,
+            endpoint,
+            self.poke_interval,
         )
         self.defer(
             trigger=NeptuneLoadStatusTrigger(
                 load_id=self.load_id,
                 neptune_conn_id=self.neptune_conn_id,
+                neptune_endpoint=endpoint,
                 poll_interval=self.poke_interval,
                 deadline=time.time() + self.timeout,
                 resume_not_before=resume_not_before(),
@@ -150,6 +193,8 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
     def execute_complete(self, context: Any, event: Mapping[str, Any] | None = None) -> dict[str, Any]:
         if not event:
             raise AirflowException(f"Neptune load {self.load_id}: the trigger sent no event")
+        if event.get("neptune_endpoint"):
+            self._endpoint = str(event["neptune_endpoint"])  # fetch the errors where the trigger polled
         kind = event.get("status")
         if kind == "timeout":
             raise AirflowSensorTimeout(
@@ -213,6 +258,21 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
             self.log.warning("Neptune load %s: unexpected status payload: %s", self.load_id, exc)
         self._record(failure_job_status(loader_status), **fields)
         raise AirflowException(message)
+
+
+def _recorded_jobspec(record: Mapping[str, Any] | None) -> Any:
+    """The job's recorded jobspec (its per-job setting overrides), or None."""
+    raw = (record or {}).get("jobspec")
+    if raw in (None, "", {}):
+        return None
+    from rdfox_pipeline.domain.jobspec import JobSpecError, parse_jobspec
+
+    try:
+        return parse_jobspec(raw)
+    except JobSpecError as exc:
+        raise AirflowException(
+            f"job {(record or {}).get('job_id')}: its recorded jobspec is invalid: {exc}"
+        ) from None
 
 
 def failure_job_status(loader_status: str) -> JobStatus:

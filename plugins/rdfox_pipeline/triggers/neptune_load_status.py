@@ -45,6 +45,8 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
     on an answer that retrying cannot fix. Transient failures (5xx, 429, network) are logged and polled
     through until the deadline.
 
+    :param neptune_endpoint: the base URL the load was started on (the sensor resolved it); polled as is. None
+        (a trigger serialised before this argument existed): the connection's host.
     :param deadline: absolute epoch seconds; it survives a triggerer restart (a relative timeout would not).
     """
 
@@ -56,12 +58,14 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
         deadline: float | None = None,
         timeout: float | None = None,
         resume_not_before: float | None = None,
+        neptune_endpoint: str | None = None,
     ) -> None:
         super().__init__()
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive, got {poll_interval}")
         self.load_id = load_id
         self.neptune_conn_id = neptune_conn_id
+        self.neptune_endpoint = neptune_endpoint
         self.poll_interval = float(poll_interval)
         if deadline is None and timeout is not None:
             deadline = time.time() + float(timeout)
@@ -74,6 +78,7 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
             {
                 "load_id": self.load_id,
                 "neptune_conn_id": self.neptune_conn_id,
+                "neptune_endpoint": self.neptune_endpoint,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "resume_not_before": self.resume_not_before,
@@ -84,17 +89,25 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
         from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderHook
 
         # Few quick in-call retries: the poll loop itself is the long-term retry.
-        return NeptuneLoaderHook(self.neptune_conn_id, max_attempts=2, backoff_base=0.5, backoff_max=5)
+        return NeptuneLoaderHook(
+            self.neptune_conn_id,
+            cluster_endpoint=self.neptune_endpoint,
+            endpoint_origin=f"the endpoint Neptune load {self.load_id} was started on",
+            max_attempts=2,
+            backoff_base=0.5,
+            backoff_max=5,
+        )
 
     def _base_event(self, status: str, started: float) -> dict[str, Any]:
         return {
             "status": status,
             "load_id": self.load_id,
+            "neptune_endpoint": self.neptune_endpoint,
             "elapsed_seconds": round(time.monotonic() - started, 3),
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderError
+        from rdfox_pipeline.hooks.neptune_loader import NeptuneEndpointError, NeptuneLoaderError
 
         hook = self._hook()
         started = time.monotonic()
@@ -118,6 +131,10 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
                 self.log.info(
                     "%s (poll %d)", progress_line(self.load_id, overall, time.monotonic() - started), polls
                 )
+            except NeptuneEndpointError as exc:  # misconfigured: polling again cannot fix it
+                await wait_for_resume_floor(self.resume_not_before)
+                yield TriggerEvent({**self._base_event("error", started), "message": str(exc)})
+                return
             except NeptuneLoaderError as exc:
                 if exc.status_code in _FATAL_HTTP:
                     await wait_for_resume_floor(self.resume_not_before)
