@@ -126,3 +126,20 @@ def test_sensor_without_the_xcom_resolves_the_jobs_setting(
         poke_interval=0.05, timeout=30, neptune_endpoint="None",  # a missing XCom, rendered as text
     )  # fmt: skip
     assert sensor.execute({})["total_records"] == 2
+
+
+def test_hostless_connection_loads_where_the_jobs_own_endpoint_says(
+    neptune_emulator: NeptuneEmulator,
+    make_job: Callable[..., Job],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An old jobspec's neptune_configuration.cluster_endpoint becomes the job's neptune.cluster_endpoint: a
+    # per-job NEPTUNE_CLUSTER_ENDPOINT, with nothing in SSM or the environment.
+    hostless_connection(monkeypatch)
+    monkeypatch.delenv("NEPTUNE_CLUSTER_ENDPOINT", raising=False)
+    # host:port (a jobspec may not ask for plain http): the scheme is the connection's.
+    job = make_job(neptune={"cluster_endpoint": f"127.0.0.1:{neptune_emulator.port}"})
+    ti = TaskInstance()
+    load_id = NeptuneBulkLoadOperator(task_id="load", job_id=job.job_id, aws_conn_id=None).execute({"ti": ti})
+    assert neptune_emulator.load_request(load_id)["source"] == job.source
+    assert ti.xcom == {"neptune_endpoint": f"http://127.0.0.1:{neptune_emulator.port}"}
