@@ -60,7 +60,8 @@ class LocalStackConfig:
     topic_name: str = "rdfox-pipeline-bulkload"
     notification_queue: str = "rdfox-pipeline-notifications"
     jobspec_queue: str = "rdfox-pipeline-jobspecs"
-    neptune_endpoint: str = "http://neptune-emulator:8182"
+    # None: no NEPTUNE_CLUSTER_ENDPOINT setting, the `neptune_default` connection alone names the endpoint.
+    neptune_endpoint: str | None = "http://neptune-emulator:8182"
     # The emulator does not assume the role; the loader only needs a well-formed ARN in the request.
     neptune_iam_role_arn: str = "arn:aws:iam::123456789012:role/rdfox-pipeline-neptune-loader"
     extra_settings: Mapping[str, str] = field(default_factory=dict)
@@ -217,6 +218,7 @@ class LocalProvisioner:
             "NEPTUNE_IAM_ROLE_ARN": cfg.neptune_iam_role_arn,
             **cfg.extra_settings,
         }
+        settings = {name: value for name, value in settings.items() if value is not None}
         self.put_settings(settings)
         return {"settings": settings, "jobspec_queue_url": jobspec_queue_url}
 

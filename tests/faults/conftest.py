@@ -151,7 +151,7 @@ def aws_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsWorld]:
             mp.delenv(name, raising=False)
         config = LocalStackConfig(
             region=TEST_REGION,
-            neptune_endpoint="http://127.0.0.1:9",
+            neptune_endpoint=None,  # each test's own connection names its emulator (or proxy)
             extra_settings={"NEPTUNE_LOAD_POLL_SECONDS": "1", "NEPTUNE_SOURCE_FORMAT": "ntriples"},
         )
         provisioner = LocalProvisioner(config, url)

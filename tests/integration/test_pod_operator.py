@@ -47,6 +47,14 @@ FILES = {
     "DATASET.rdfoxjob.json": "{}",  # jobspecs in the dataset prefix are not data
 }
 BAD_DATA = {"zz-bad.nt": "this is not N-Triples\n"}
+# Reasoning that outlasts a 1-second startup timeout on any machine: the transitive closure of a 250-link
+# chain (31,000 derived facts: seconds for the local reasoner), answered by a count only.
+SLOW_FILES = {
+    "rules/closure.dlog": "[?x, <urn:r>, ?z] :- [?x, <urn:r>, ?y], [?y, <urn:r>, ?z] .\n",
+    "part-0001.nt": "".join(f"<urn:n{i}> <urn:r> <urn:n{i + 1}> .\n" for i in range(250)),
+    "extract1.rq": "CONSTRUCT { ?s <urn:r> <urn:n250> } WHERE { ?s <urn:r> <urn:n250> }\n",
+    "closure.count.rq": "SELECT (COUNT(*) AS ?closureCount) WHERE { ?s <urn:r> ?o }\n",
+}
 
 
 @dataclass
@@ -147,7 +155,7 @@ def runs(
         add("kpo_rdfox_fails", "kpo", {**FILES, **BAD_DATA})
         add("kpo_unmapped_image", "kpo", FILES, images={"publish": "registry.example/not-mapped/publish:9"})
         # A scheduling timeout shorter than the reasoning: it must bound scheduling only.
-        add("rdfox_success", "rdfox", FILES, settings={"POD_STARTUP_TIMEOUT_SECONDS": 1})
+        add("rdfox_success", "rdfox", SLOW_FILES, settings={"POD_STARTUP_TIMEOUT_SECONDS": 1})
         add("rdfox_oom", "rdfox", FILES, images={"rdfox": "example.test/memory-hog:1"},
             resources={"cores": 1, "memory": "64Mi"})  # fmt: skip
         add("rdfox_unschedulable", "rdfox", FILES, resources={"cores": 512, "memory": "1Gi"},
