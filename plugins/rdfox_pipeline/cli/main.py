@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 # Imported lazily so that ``rdfox-pipeline jobspec validate`` does not pay for Airflow or boto3.
-VERB_GROUPS = ("jobspec", "log", "jobs", "pod", "reason", "sample", "local", "submit", "endpoint")
+VERB_GROUPS = ("jobspec", "log", "jobs", "pod", "reason", "sample", "local", "submit", "endpoint", "settings")
 
 
 class CliError(Exception):
