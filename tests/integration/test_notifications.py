@@ -197,3 +197,59 @@ def test_unknown_job_fails_clearly(table: str) -> None:
         op.execute({})
     with pytest.raises(ValueError, match="outcome"):
         JobNotificationOperator(task_id="n", job_id="x", outcome="done")  # type: ignore[arg-type]
+
+
+OLD_SUBJECT = "Inference Result Notification for ID - {job_id} - JobStatus.{status}"
+
+
+def test_old_subject_template_in_ssm_sends_exactly_the_old_subject(
+    table: str, topic_and_queue: tuple[str, str], isolated_settings
+) -> None:
+    """Mail rules written for the old system keep matching: the template set in SSM, read by the task."""
+    topic_arn, queue_url = topic_and_queue
+    isolated_settings("NOTIFICATION_SUBJECT_TEMPLATE", OLD_SUBJECT)
+    isolated_settings("KUBERNETES_NAMESPACE", "rdfox-jobs")
+    kept = _job(
+        table, "OLDSUBJ", "NEPTUNE_LOAD_COMPLETED",
+        rdfox_endpoint_pod="rdfox-oldsubj-2021-08-01-000-endpoint",
+        rdfox_endpoint_expires_at="2021-08-02T10:00:00+00:00",
+    )  # fmt: skip
+    failed = _job(table, "OLDSUBJ", "INFERENCE_FAILED", error_reason="boom")
+    for job_id, outcome in ((kept, "success"), (failed, "failure")):
+        JobNotificationOperator(
+            task_id=f"notify_{outcome}", job_id=job_id, outcome=outcome, target_arn=topic_arn,
+            table_name=table,
+        ).execute({})  # fmt: skip
+    envelopes = {e["MessageAttributes"]["job_id"]["Value"]: e for e in _receive(queue_url, expected=2)}
+    assert envelopes[kept]["Subject"] == (
+        f"Inference Result Notification for ID - {kept} - JobStatus.NEPTUNE_LOAD_COMPLETED"
+    )
+    assert envelopes[failed]["Subject"] == (
+        f"Inference Result Notification for ID - {failed} - JobStatus.INFERENCE_FAILED"
+    )
+    body = envelopes[kept]["Message"]
+    assert "  Kept up:                 yes, until 2021-08-02T10:00:00+00:00\n" in body
+    assert "kubectl port-forward -n rdfox-jobs pod/rdfox-oldsubj-2021-08-01-000-endpoint 12110:12110" in body
+    assert f"rdfox-pipeline endpoint delete {kept} --namespace rdfox-jobs" in body
+    assert "no: no RDFox endpoint is active for this job" in envelopes[failed]["Message"]
+    record = JobMetadataHook(table_name=table, delimiter="_").require_job(kept)
+    assert record["notification"]["subject"] == envelopes[kept]["Subject"]
+
+
+def test_a_bad_subject_template_fails_the_task_before_publishing(
+    table: str, topic_and_queue: tuple[str, str], isolated_settings
+) -> None:
+    from rdfox_pipeline.domain.settings import SettingsError
+
+    topic_arn, queue_url = topic_and_queue
+    isolated_settings("NOTIFICATION_SUBJECT_TEMPLATE", "Job {job_id.__class__.__mro__}")
+    job_id = _job(table, "BADTPL", "NEPTUNE_LOAD_COMPLETED")
+    op = JobNotificationOperator(
+        task_id="notify", job_id=job_id, outcome="success", target_arn=topic_arn, table_name=table
+    )
+    with pytest.raises(SettingsError, match=r"^NOTIFICATION_SUBJECT_TEMPLATE: field .*attribute access"):
+        op.execute({})
+    assert _nothing_more(queue_url)
+    assert JobMetadataHook(table_name=table, delimiter="_").require_job(job_id)["job_status"] == (
+        "NEPTUNE_LOAD_COMPLETED"
+    )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from rdfox_pipeline.domain.settings import SETTINGS, Settings, SettingsError, resolve_settings
+from rdfox_pipeline.domain.settings import (
+    SETTINGS,
+    Settings,
+    SettingsError,
+    check_overrides,
+    resolve_settings,
+)
 
 DESIGN_SETTINGS = {
     "CLUSTER_NAME": None,
@@ -46,6 +52,7 @@ DESIGN_SETTINGS = {
         "type": "http://oxfordsemantic.tech/transactions/classes#",
         "tt": "http://oxfordsemantic.tech/transactions/tupletables#",
     },
+    "NOTIFICATION_SUBJECT_TEMPLATE": None,
 }
 
 
@@ -155,3 +162,57 @@ def test_require_names_the_missing_setting() -> None:
     with pytest.raises(SettingsError, match=r"^CLUSTER_NAME: is not configured"):
         resolve_settings().require("CLUSTER_NAME")
     assert resolve_settings(env={"CLUSTER_NAME": "c"}).require("cluster_name") == "c"
+
+
+def test_sources_say_which_layer_won() -> None:
+    from rdfox_pipeline.domain.settings import resolve_settings_with_sources
+
+    settings, sources = resolve_settings_with_sources(
+        {"NEPTUNE_PARALLELISM": "LOW"},
+        ssm={"NEPTUNE_PARALLELISM": "MEDIUM", "LOG_LEVEL": "error", "RDFOX_IMAGE": "  "},
+        env={"LOG_LEVEL": "debug", "NEPTUNE_LOAD_POLL_SECONDS": "5", "RDFOX_IMAGE": "x/rdfox:7"},
+    )
+    assert settings == resolve_settings(
+        {"NEPTUNE_PARALLELISM": "LOW"},
+        ssm={"NEPTUNE_PARALLELISM": "MEDIUM", "LOG_LEVEL": "error", "RDFOX_IMAGE": "  "},
+        env={"LOG_LEVEL": "debug", "NEPTUNE_LOAD_POLL_SECONDS": "5", "RDFOX_IMAGE": "x/rdfox:7"},
+    )
+    assert set(sources) == set(SETTINGS)
+    assert sources["NEPTUNE_PARALLELISM"] == "jobspec" and settings.neptune_parallelism == "LOW"
+    assert sources["LOG_LEVEL"] == "ssm" and settings.log_level == "error"
+    assert sources["NEPTUNE_LOAD_POLL_SECONDS"] == "environment"
+    assert sources["RDFOX_IMAGE"] == "environment"  # an empty SSM value is "not set"
+    assert sources["JOBSPEC_NAME"] == "default"
+
+
+OLD_SUBJECT = "Inference Result Notification for ID - {job_id} - JobStatus.{status}"
+
+
+def test_subject_template_accepts_the_old_subject_and_is_not_per_job() -> None:
+    settings = resolve_settings(env={"NOTIFICATION_SUBJECT_TEMPLATE": OLD_SUBJECT})
+    assert settings.notification_subject_template == OLD_SUBJECT
+    with pytest.raises(SettingsError, match="NOTIFICATION_SUBJECT_TEMPLATE: cannot be overridden per job"):
+        check_overrides({"NOTIFICATION_SUBJECT_TEMPLATE": OLD_SUBJECT})
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("Job {job_id.__class__.__init__.__globals__}", "attribute access and indexing are not allowed"),
+        ("Job {job_id[0]}", "attribute access and indexing are not allowed"),
+        ("Job {secret}", "unknown field {secret}"),
+        ("Job {}", "positional field {} is not allowed"),
+        ("Job {0}", "positional field {0} is not allowed"),
+        ("Job {job_id!r}", "conversions and format specs"),
+        ("Job {job_id:>300}", "conversions and format specs"),
+        ("Job {job_id", "not a valid template"),
+        ("Job } done", "not a valid template"),
+        ("Job\n{job_id}", "one line of printable ASCII"),
+        ("Jöb {job_id}", "one line of printable ASCII"),
+    ],
+)
+def test_subject_template_refuses_what_could_reach_internals(template: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        resolve_settings(ssm={"NOTIFICATION_SUBJECT_TEMPLATE": template})
+    assert caught.value.name == "NOTIFICATION_SUBJECT_TEMPLATE"
+    assert problem in caught.value.problem

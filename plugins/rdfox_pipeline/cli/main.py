@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 
 # Imported lazily so that ``rdfox-pipeline jobspec validate`` does not pay for Airflow or boto3.
-VERB_GROUPS = ("jobspec", "log", "jobs", "pod", "reason", "sample", "local", "submit", "endpoint", "neptune")
+VERB_GROUPS = (
+    "jobspec", "log", "jobs", "pod", "reason", "sample", "local", "submit", "endpoint", "neptune", "settings",
+)  # fmt: skip
 
 
 class CliError(Exception):

@@ -13,6 +13,7 @@ from typing import Any
 
 from rdfox_pipeline.domain import validators as v
 from rdfox_pipeline.domain.prefixes import DEFAULT_PREFIXES, parse_prefixes
+from rdfox_pipeline.domain.subject_template import parse_subject_template
 
 SSM_PATH = "/parameter/pipeline_control/"
 
@@ -235,7 +236,17 @@ SETTINGS: Mapping[str, SettingDefinition] = _defs(
         parse_prefixes,
         "prefixes the RDFox script declares (JSON object, or NAME=IRI pairs); default: the old pod's four",
     ),
+    SettingDefinition(
+        "NOTIFICATION_SUBJECT_TEMPLATE",
+        None,
+        _checked_str(parse_subject_template),
+        "SNS subject template, fields {job_id} {dataset} {status} {outcome}; default: built-in subject",
+        False,  # mail rules filter on it: one subject for every job
+    ),
 )
+
+# Where a resolved value came from (resolve_settings_with_sources).
+SOURCE_JOBSPEC, SOURCE_SSM, SOURCE_ENV, SOURCE_DEFAULT = "jobspec", "ssm", "environment", "default"
 
 
 @dataclass(frozen=True)
@@ -275,6 +286,7 @@ class Settings:
     neptune_load_timeout_hours: int
     pod_startup_timeout_seconds: int
     rdfox_prefixes: dict[str, str]
+    notification_subject_template: str | None
 
     def as_dict(self) -> dict[str, Any]:
         """SETTING_NAME -> value (JSON-friendly: tuples become lists)."""
@@ -311,6 +323,38 @@ def check_overrides(overrides: Mapping[str, object], *, per_job: bool = True) ->
     return out
 
 
+def resolve_settings_with_sources(
+    overrides: Mapping[str, object] | None = None,
+    *,
+    ssm: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[Settings, dict[str, str]]:
+    """``resolve_settings`` and, per SETTING_NAME, the layer its value came from: ``"jobspec"``, ``"ssm"``,
+    ``"environment"`` or ``"default"``."""
+    checked = check_overrides(overrides or {}, per_job=False)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, definition in SETTINGS.items():
+        if name in checked:
+            values[definition.attribute], sources[name] = checked[name], SOURCE_JOBSPEC
+            continue
+        raw: object = None
+        sources[name] = SOURCE_DEFAULT
+        for source, layer in ((SOURCE_SSM, ssm or {}), (SOURCE_ENV, env or {})):
+            if _present(layer.get(name)):
+                raw, sources[name] = layer[name], source
+                break
+        values[definition.attribute] = definition.default if raw is None else definition.coerce(raw)
+    # Whatever layer an image came from, it must pass the allow-list that won.
+    allowlist = values["image_registry_allowlist"]
+    for name in ("PREPARE_IMAGE", "RDFOX_IMAGE", "PUBLISH_IMAGE"):
+        try:
+            v.check_image(values[name.lower()], allowlist)
+        except ValueError as exc:
+            raise SettingsError(name, str(exc)) from None
+    return Settings(**values), sources
+
+
 def resolve_settings(
     overrides: Mapping[str, object] | None = None,
     *,
@@ -322,23 +366,4 @@ def resolve_settings(
     ``ssm`` and ``env`` are keyed by SETTING_NAME; other keys are ignored (the environment holds much else).
     ``overrides`` must only hold known setting names.
     """
-    checked = check_overrides(overrides or {}, per_job=False)
-    values: dict[str, Any] = {}
-    for name, definition in SETTINGS.items():
-        if name in checked:
-            values[definition.attribute] = checked[name]
-            continue
-        raw: object = None
-        for layer in (ssm or {}, env or {}):
-            if _present(layer.get(name)):
-                raw = layer[name]
-                break
-        values[definition.attribute] = definition.default if raw is None else definition.coerce(raw)
-    # Whatever layer an image came from, it must pass the allow-list that won.
-    allowlist = values["image_registry_allowlist"]
-    for name in ("PREPARE_IMAGE", "RDFOX_IMAGE", "PUBLISH_IMAGE"):
-        try:
-            v.check_image(values[name.lower()], allowlist)
-        except ValueError as exc:
-            raise SettingsError(name, str(exc)) from None
-    return Settings(**values)
+    return resolve_settings_with_sources(overrides, ssm=ssm, env=env)[0]

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rdfox_pipeline.domain import humanize
+from rdfox_pipeline.domain.settings import SettingsError
 from rdfox_pipeline.domain.statuses import FAILURE_STATUSES, JobStatus
+from rdfox_pipeline.domain.subject_template import format_subject_template
 from rdfox_pipeline.notifications.redact import redact, remove_values
 
 Outcome = Literal["success", "failure"]
@@ -26,6 +28,7 @@ _MAX_ERROR_REASON_CHARS = 4000
 _MAX_NEPTUNE_ERRORS = 5
 _MAX_NEPTUNE_ERROR_CHARS = 300
 _LABEL_WIDTH = 24
+_DEFAULT_RDFOX_PORT = 12110  # the jobspec's rdfox.port default
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,20 @@ def _short_job_id(job_id: str, dataset: str, max_len: int) -> str:
     return _truncate(job_id, max_len)
 
 
-def render_subject(job_id: str, dataset: str, status: str, outcome: Outcome) -> str:
-    """``RDFox job succeeded: <job id>`` / ``RDFox job failed (<STATUS>): <job id>``; <= 100 ASCII chars."""
+def render_subject(
+    job_id: str, dataset: str, status: str, outcome: Outcome, template: str | None = None
+) -> str:
+    """``RDFox job succeeded: <job id>`` / ``RDFox job failed (<STATUS>): <job id>``, or ``template`` (setting
+    NOTIFICATION_SUBJECT_TEMPLATE) filled in; <= 100 printable ASCII characters either way."""
     job_id, dataset, status = _ascii_line(job_id), _ascii_line(dataset), _ascii_line(status)
+    if template:
+        values = {"job_id": job_id, "dataset": dataset, "status": status, "outcome": outcome}
+        try:
+            text = format_subject_template(template, values)
+        except ValueError as exc:
+            raise SettingsError("NOTIFICATION_SUBJECT_TEMPLATE", str(exc)) from None
+        # Cut at the end: mail rules match the template's start.
+        return _truncate(_ascii_line(text), SUBJECT_LIMIT)
     heads = [f"{_PREFIX} succeeded: "] if outcome == "success" else [
         f"{_PREFIX} failed ({status}): ",
         f"{_PREFIX} failed: ",  # a long status gives way to the job id
@@ -265,6 +279,37 @@ def _error_section(record: Mapping[str, Any], secrets: Iterable[str | None]) -> 
     return lines
 
 
+def _endpoint_section(
+    record: Mapping[str, Any], job_id: str, outcome: Outcome, namespace: str | None
+) -> list[str]:
+    """Whether the RDFox endpoint stays up (the old message said so), until when and how to reach it."""
+    spec = record.get("jobspec") if isinstance(record.get("jobspec"), Mapping) else {}
+    kube = spec.get("kubernetes") if isinstance(spec.get("kubernetes"), Mapping) else {}
+    rdfox = spec.get("rdfox") if isinstance(spec.get("rdfox"), Mapping) else {}
+    namespace = _ascii_line(str(kube.get("namespace") or namespace or ""))
+    port = _int(rdfox.get("port")) or _DEFAULT_RDFOX_PORT
+    pod = _ascii_line(str(record.get("rdfox_endpoint_pod") or ""))
+    lines = ["RDFox endpoint"]
+    if not pod:
+        lines.append(_line("Kept up", "no: no RDFox endpoint is active for this job"))
+        if outcome == "success":
+            lines.append(
+                _line("Start one", f"rdfox-pipeline endpoint start JOBSPEC_FILE --job-id {job_id}")
+            )
+        return lines
+    expires = _ascii_line(str(record.get("rdfox_endpoint_expires_at") or ""))
+    ns_kubectl = f" -n {namespace}" if namespace else ""
+    ns_cli = f" --namespace {namespace}" if namespace else ""
+    lines.append(_line("Kept up", f"yes, until {expires}" if expires else "yes"))
+    lines.append(_line("Pod", pod + (f" (namespace {namespace})" if namespace else "")))
+    lines.append(_line("Connect", f"kubectl port-forward{ns_kubectl} pod/{pod} {port}:{port}"))
+    # A continuation line in the value column.
+    then = f"then http://localhost:{port}/ with the role and password of its Secret"
+    lines.append(" " * (_LABEL_WIDTH + 3) + then)
+    lines.append(_line("End it now", f"rdfox-pipeline endpoint delete {job_id}{ns_cli}"))
+    return lines
+
+
 # -- the notification ------------------------------------------------------------------------------
 
 
@@ -273,8 +318,13 @@ def render_notification(
     *,
     outcome: Outcome | None = None,
     secrets: Iterable[str | None] = (),
+    subject_template: str | None = None,
+    namespace: str | None = None,
 ) -> Notification:
     """The success or failure notification of a job record (``outcome`` default: from its status).
+
+    ``subject_template``: the NOTIFICATION_SUBJECT_TEMPLATE setting (None: the built-in subject).
+    ``namespace``: the KUBERNETES_NAMESPACE setting, for a kept endpoint whose jobspec names none.
 
     ``secrets``: values that must not appear in the message (e.g. the credentials in use); they and anything
     credential-shaped are replaced by ``[REDACTED]`` in free text.
@@ -306,6 +356,7 @@ def render_notification(
     if isinstance(neptune, Mapping) or load_id:
         sections.append(_neptune_section(neptune if isinstance(neptune, Mapping) else {}, load_id, secrets))
     sections.append(_outputs_section(record, job_id_text, dataset_text))
+    sections.append(_endpoint_section(record, job_id_text, outcome, namespace))
     body = "\n\n".join("\n".join(s) for s in sections if s) + "\n"
     attributes = {
         "job_id": job_id_text,
@@ -316,7 +367,7 @@ def render_notification(
     # Secrets out before the subject is shortened: a cut must not leave half a secret behind.
     subject = render_subject(
         remove_values(job_id, secrets), remove_values(dataset, secrets), remove_values(status, secrets),
-        outcome,
+        outcome, subject_template,
     )  # fmt: skip
 
     # Last line of defence: a known secret value never leaves, wherever it turned up in the record (ids

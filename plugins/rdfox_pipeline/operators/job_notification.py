@@ -18,6 +18,7 @@ from rdfox_pipeline.domain.statuses import FINISHED_STATUSES, JobStatus
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from rdfox_pipeline.domain.settings import Settings
     from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
 
 _FINAL_STATUS = {
@@ -36,6 +37,10 @@ class JobNotificationOperator(SnsPublishOperator):
     :param target_arn: topic ARN (templated); default: the BULKLOAD_TOPIC setting.
     :param table_name: job table; default: the JOB_TABLE_NAME setting.
     :param aws_conn_id: connection for SNS and DynamoDB (default ``aws_default``).
+
+    Subject: the NOTIFICATION_SUBJECT_TEMPLATE setting filled in (e.g. the old system's
+    ``Inference Result Notification for ID - {job_id} - JobStatus.{status}``), else the built-in one. The body
+    says whether an RDFox endpoint was kept, until when and how to reach it.
 
     Message attributes: ``job_id``, ``status`` (the job status reported), ``outcome`` and ``dataset``, all
     Strings, so that subscribers can filter. Returns the SNS message id. When publishing fails, the job keeps
@@ -70,12 +75,15 @@ class JobNotificationOperator(SnsPublishOperator):
 
         return JobMetadataHook(aws_conn_id=self.aws_conn_id, table_name=self.table_name or None)
 
-    def _topic_arn(self) -> str:
-        if self.target_arn:
-            return str(self.target_arn)
+    def _settings(self) -> Settings:
         from rdfox_pipeline.aws.settings_loader import load_settings  # run time only: reads SSM
 
-        topic = load_settings(aws_conn_id=self.aws_conn_id).bulkload_topic
+        return load_settings(aws_conn_id=self.aws_conn_id)
+
+    def _topic_arn(self, settings: Settings | None = None) -> str:
+        if self.target_arn:
+            return str(self.target_arn)
+        topic = (settings or self._settings()).bulkload_topic
         if not topic:
             raise ValueError("no SNS topic: pass target_arn or set the BULKLOAD_TOPIC setting")
         return str(topic)
@@ -106,8 +114,16 @@ class JobNotificationOperator(SnsPublishOperator):
             raise AirflowSkipException(f"job {job_id} is already finished ({status}); not notifying again")
 
         secrets = self._known_secrets()
-        note = render_notification(record, outcome=self.outcome, secrets=secrets)
-        self.target_arn = self._topic_arn()
+        # Settings first: a bad NOTIFICATION_SUBJECT_TEMPLATE fails here, naming it, before any publish.
+        settings = self._settings()
+        note = render_notification(
+            record,
+            outcome=self.outcome,
+            secrets=secrets,
+            subject_template=settings.notification_subject_template,
+            namespace=settings.kubernetes_namespace,
+        )
+        self.target_arn = self._topic_arn(settings)
         self.subject = note.subject
         self.message = note.body
         self.message_attributes = dict(note.attributes)
