@@ -29,6 +29,7 @@ from rdfox_pipeline.links import (
     s3_console_url,
     split_s3_uri,
 )
+from rdfox_pipeline.triggers.resume_floor import RESUME_FLOOR_ENV
 
 from tests.conftest import TEST_REGION
 from tests.integration.conftest import TEST_ROLE_ARN, neptune_conn_json
@@ -187,6 +188,7 @@ def test_neptune_links_are_stored_by_a_real_task_run(
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW_CONN_NEPTUNE_DEFAULT": conn,
         "JOB_TABLE_NAME": table,
+        RESUME_FLOOR_ENV: "0",  # `dags test` runs triggers inline: no scheduler to race
     }
     airflow = str(Path(sys.executable).with_name("airflow"))
     run = subprocess.run(

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rdfox_pipeline.triggers.resume_floor import RESUME_FLOOR_ENV
 
 from tests.conftest import free_port
 from tests.integration.conftest import NeptuneEmulator
@@ -44,6 +45,7 @@ def _dags_test(jobs: dict[str, Job], conflicting_port: int) -> subprocess.Comple
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW_CONN_NEPTUNE_DEFAULT": _conn(),  # no host: NEPTUNE_CLUSTER_ENDPOINT names the emulator
         "AIRFLOW_CONN_NEPTUNE_CONFLICT": _conn("127.0.0.1", conflicting_port),
+        RESUME_FLOOR_ENV: "0",  # `dags test` runs triggers inline: no scheduler to race
     }
     conf = {"jobs": {name: job.job_id for name, job in jobs.items()}}
     airflow = str(Path(sys.executable).with_name("airflow"))

@@ -28,6 +28,7 @@ from typing import Any
 
 import boto3
 import pytest
+from rdfox_pipeline.triggers.resume_floor import RESUME_FLOOR_ENV
 
 from tests.conftest import TEST_REGION
 from tests.integration.k8s_emulator_fixtures import K8sEmulator
@@ -182,6 +183,7 @@ def runs(
             ),
             "JOB_TABLE_NAME": table_name,
             "AWS_DEFAULT_REGION": TEST_REGION,
+            RESUME_FLOOR_ENV: "0",  # `dags test` runs triggers inline: no scheduler to race
         }  # fmt: skip
         env.pop("KUBECONFIG", None)  # the connection alone must be enough
         airflow = str(Path(sys.executable).with_name("airflow"))
