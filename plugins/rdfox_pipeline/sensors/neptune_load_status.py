@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from rdfox_pipeline.compat import AirflowException, AirflowSensorTimeout
+from rdfox_pipeline.compat import AirflowException, AirflowFailException, AirflowSensorTimeout
 from rdfox_pipeline.domain.legacy_stats import time_to_load_neptune
 from rdfox_pipeline.domain.neptune_stats import NeptuneStatusError, parse_neptune_status
 from rdfox_pipeline.domain.statuses import (
@@ -257,7 +257,8 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         except NeptuneStatusError as exc:  # a malformed answer still fails the task with what it said
             self.log.warning("Neptune load %s: unexpected status payload: %s", self.load_id, exc)
         self._record(failure_job_status(loader_status), **fields)
-        raise AirflowException(message)
+        # The load is over and will not change: fail without the retries meant for reading its status.
+        raise AirflowFailException(message)
 
 
 def _recorded_jobspec(record: Mapping[str, Any] | None) -> Any:
