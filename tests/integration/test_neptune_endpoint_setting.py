@@ -21,7 +21,8 @@ from tests.integration.conftest import NeptuneEmulator
 from tests.integration.neptune_job_fixtures import Job, make_job_fixture  # noqa: F401 - fixture
 from tests.integration.ssm_fixtures import isolated_settings_fixture  # noqa: F401 - fixture
 
-pytestmark = [pytest.mark.compat, pytest.mark.timeout(120)]
+# no_resume_floor: the triggers run in this process, no scheduler to race (triggers/resume_floor.py).
+pytestmark = [pytest.mark.compat, pytest.mark.timeout(120), pytest.mark.usefixtures("no_resume_floor")]
 
 
 class TaskInstance:
