@@ -15,7 +15,8 @@ MWAA_PYTHON_BIN ?= $(shell for p in python$(MWAA_PYTHON) $$HOME/.pyenv/versions/
 COMPAT_VENV := .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed-$(MWAA_AIRFLOW)
 
-.PHONY: install install-compat test test-compat lint demo bench mwaa-bundle mwaa-constraints clean
+# test-fast: unit and integration tests against local servers; no scheduler, no whole-DAG runs (docs/testing.md).
+.PHONY: install install-compat test test-fast test-compat lint demo bench mwaa-bundle mwaa-constraints clean
 
 install: $(STAMP)
 
@@ -39,6 +40,10 @@ $(COMPAT_STAMP): pyproject.toml $(MWAA_CONSTRAINTS) | $(STAMP)
 # Everything on the newest supported Airflow; the MWAA bundle's own checks run in test-compat.
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m 'not mwaa' $(PYTEST_ARGS)
+
+# The tier to run before every commit: everything not marked slow, e2e or mwaa (about 2 minutes on 2 cores).
+test-fast: install
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m 'not slow and not e2e and not mwaa' $(PYTEST_ARGS)
 
 # DAG parsing, plugin loading, the operators' tests, jobs under a real scheduler and triggerer, and one whole
 # job from the MWAA bundle, under MWAA's Airflow on MWAA's Python (the tests marked compat or mwaa).
