@@ -182,3 +182,34 @@ def test_orphan_of_a_gone_run_is_marked_failed_by_the_next_registration(
     assert registration["job_id"] in swept["error_reason"]  # who found it
     untouched = aws_world.job_record(recent)
     assert untouched is not None and untouched["job_status"] == "CREATED"
+
+
+def test_jobs_orphans_cli_lists_and_marks_them(
+    aws_world: AwsWorld, capsys: pytest.CaptureFixture[str], cli_stdout_only: None
+) -> None:
+    from rdfox_pipeline.cli.main import main
+    from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
+
+    dataset = "CLIORPHAN"
+    hook = JobMetadataHook(aws_conn_id="aws_default")
+    old = hook.allocate_job(dataset, dag_run_id="manual__deleted-run")
+    recent = hook.allocate_job(dataset, dag_run_id="manual__alive")
+    _age(aws_world, old, dataset, hours=48)
+    capsys.readouterr()
+
+    assert main(["jobs", "orphans", "--dataset", dataset]) == 0
+    # Airflow's structlog (imported by this process's other tests) also writes here: keep the JSON lines.
+    out = capsys.readouterr().out.splitlines()
+    listed = [json.loads(line) for line in out if line.startswith("{")]
+    assert [r["job_id"] for r in listed] == [old] and listed[0]["dag_run_id"] == "manual__deleted-run"
+    record = aws_world.job_record(old)
+    assert record is not None and record["job_status"] == "CREATED"  # listing changes nothing
+
+    assert main(["jobs", "orphans", "--dataset", dataset, "--mark-failed"]) == 0
+    assert "marked 1 SCHEDULE_FAILED" in capsys.readouterr().err
+    record = aws_world.job_record(old)
+    assert record is not None and record["job_status"] == "SCHEDULE_FAILED"
+    assert record["error_reason"].startswith(f"orphan: job {old} was allocated by dag run manual__deleted-")
+    assert "rdfox-pipeline jobs orphans" in record["error_reason"]
+    still = aws_world.job_record(recent)
+    assert still is not None and still["job_status"] == "CREATED"
