@@ -111,7 +111,7 @@ with DAG(
     # writes or starts something retries only where it is idempotent.
     wait_for_jobspec = JobspecKeySensor(task_id="wait_for_jobspec", deferrable=True, retries=2)
     # A skipped wait (inline jobspec) must still let registration run; a failed wait must not.
-    register_job = RegisterJobOperator(task_id="register_job", trigger_rule="none_failed", retries=0)
+    register_job = RegisterJobOperator(task_id="register_job", trigger_rule="none_failed", retries=2)
     registration = register_job.output
     reason = RdfoxPodOperator(
         task_id="reason",

@@ -66,7 +66,7 @@ def test_trigger_rules_retries_and_pool(dag) -> None:
     assert dag.get_task("mark_run_failed").trigger_rule == "one_failed"
     assert dag.get_task("mark_run_failed").retries == 0
     assert dag.get_task("notify").trigger_rule == "all_success"
-    assert dag.get_task("register_job").retries == 0  # allocation is not blindly retried
+    assert dag.get_task("register_job").retries == 2  # allocation is idempotent per run (allocation_key)
     assert dag.get_task("reason").retries == 1  # reattaches only; refuses after INFERENCE_FAILED
     assert dag.get_task("start_neptune_load").retries > 0  # idempotent
     for read_only in ("wait_for_jobspec", "parse_rdfox_log", "wait_for_neptune_load"):

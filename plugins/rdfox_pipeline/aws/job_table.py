@@ -9,13 +9,14 @@ record's writes in the order DynamoDB applied them (``updated_at`` is the writer
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -30,7 +31,7 @@ STATUS_INDEX_NAME = "Job_Status_Index"
 
 # Attributes the table code owns: callers cannot overwrite them through record_status(**fields).
 _RESERVED_FIELDS = frozenset(
-    {"dataset", "job_key", "job_id", "job_status", "created_at", "updated_at", "revision"}
+    {"dataset", "job_key", "job_id", "job_status", "created_at", "updated_at", "revision", "allocation_key"}
 )
 _FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -76,6 +77,11 @@ def _now() -> str:
 def _item_too_large(exc: ClientError) -> bool:
     error = exc.response.get("Error", {})
     return error.get("Code") == "ValidationException" and "maximum allowed size" in str(error.get("Message"))
+
+
+def allocation_key(dag_run_id: str, identity: str) -> str:
+    """One run's idempotency key: the same dag run and jobspec identity always give the same key."""
+    return hashlib.sha256(json.dumps([dag_run_id, identity]).encode()).hexdigest()[:32]
 
 
 def _status_value(status: JobStatus | str) -> str:
@@ -247,6 +253,45 @@ class JobTable:
             return -1
         return int(items[0]["job_key"]["S"][len(prefix) :])
 
+    def _find_allocated(self, dataset: str, day: date, key: str) -> str | None:
+        """The CREATED job of ``dataset`` that an earlier try of the same run allocated under ``key``, if any.
+
+        Looks at ``day`` and the day before (a try that died just before midnight), in the table itself with
+        consistent reads: the status index is eventually consistent and could miss a record just written.
+        """
+        for when in (day, day - timedelta(days=1)):
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "KeyConditionExpression": "dataset = :d AND begins_with(job_key, :p)",
+                "FilterExpression": "allocation_key = :k AND job_status = :s",
+                "ExpressionAttributeValues": {
+                    ":d": {"S": dataset},
+                    ":p": {"S": f"{when.isoformat()}{self.delimiter}"},
+                    ":k": {"S": key},
+                    ":s": {"S": JobStatus.CREATED.value},
+                },
+                "ProjectionExpression": "job_id",
+                "ConsistentRead": True,
+            }
+            while True:
+                response = self.conn.query(**request)
+                items = response.get("Items", [])
+                if items:
+                    return str(items[0]["job_id"]["S"])
+                if not response.get("LastEvaluatedKey"):
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return None
+
+    def _written_by_us(self, job: JobId, key: str, exc: ClientError) -> bool:
+        """Whether the item that failed our put's condition is our own earlier write (its reply was lost)."""
+        old = exc.response.get("Item")
+        if old is None:  # not every server returns the old item: read it
+            old = self.conn.get_item(TableName=self.table_name, Key=self._key(job), ConsistentRead=True).get(
+                "Item"
+            )
+        return bool(old) and old.get("allocation_key", {}).get("S") == key
+
     def allocate_job(
         self,
         dataset: str,
@@ -256,20 +301,32 @@ class JobTable:
         dag_run_id: str | None = None,
         max_attempts: int = 60,
         jobspec_notes: Sequence[str] | None = None,
+        allocation_key: str | None = None,
     ) -> str:
         """Allocate the next job id of ``dataset`` for ``day`` (default: today, UTC) and write its record.
 
         Atomic across any number of concurrent callers: read the day's highest NNN, then write NNN+1 with an
         ``attribute_not_exists`` condition; a caller that loses the race reads again after a jittered pause.
+
+        Idempotent per ``allocation_key`` (see ``allocation_key()``): a CREATED job already written under the
+        key (by an earlier try of the same run) is returned instead of a new one, and a put whose reply was
+        lost (botocore's retry then fails the condition on our own item) returns the id it wrote.
         """
         day = day or datetime.now(UTC).date()
         format_job_id(dataset, day, 0, self.delimiter)  # validates the dataset name before any I/O
+        if allocation_key:
+            earlier = self._find_allocated(dataset, day, allocation_key)
+            if earlier:
+                self.log.info("Taking up job %s, allocated by an earlier try of this run", earlier)
+                return earlier
         now = _now()
         base: dict[str, Any] = {"dataset": dataset, "job_status": JobStatus.CREATED.value}
         if jobspec is not None:
             base["jobspec"] = jobspec.to_json_dict() if hasattr(jobspec, "to_json_dict") else jobspec
         if dag_run_id:
             base["dag_run_id"] = dag_run_id
+        if allocation_key:
+            base["allocation_key"] = allocation_key
         if jobspec_notes:  # in the same put as the jobspec: the record never exists without its notes
             base["jobspec_notes"] = list(jobspec_notes)
         attempt = 0
@@ -293,10 +350,14 @@ class JobTable:
                     TableName=self.table_name,
                     Item=self._serialize_item(item),
                     ConditionExpression="attribute_not_exists(job_key)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise
+                if allocation_key and self._written_by_us(job, allocation_key, exc):
+                    self.log.info("Allocated job id %s (the first reply was lost; botocore retried)", job_id)
+                    return job_id
                 if attempt >= max_attempts:
                     raise JobIdAllocationError(
                         f"could not allocate a job id for dataset {dataset!r} on {day.isoformat()} "
@@ -609,4 +670,3 @@ class JobTable:
 
     def _deserialize_item(self, item: Mapping[str, Any]) -> dict[str, Any]:
         return {k: from_dynamo(self._deserializer.deserialize(v)) for k, v in item.items()}
-

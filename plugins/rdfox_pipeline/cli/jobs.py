@@ -37,6 +37,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(listing)
     listing.set_defaults(handler=list_command)
 
+    orphans = verbs.add_parser(
+        "orphans",
+        help="list CREATED jobs whose registration died (JSON lines); --mark-failed fails them",
+    )
+    orphans.add_argument("--dataset", help="only this dataset's jobs")
+    orphans.add_argument(
+        "--older-than-hours",
+        type=_positive_int,
+        default=24,
+        help="CREATED and not written for this long (default 24: far beyond a wait for a pod slot)",
+    )
+    orphans.add_argument(
+        "--mark-failed", action="store_true", help="mark each SCHEDULE_FAILED with the reason"
+    )
+    common(orphans)
+    orphans.set_defaults(handler=orphans_command)
+
     legacy = verbs.add_parser(
         "import-legacy",
         help="copy the old system's job table (pk/sk, old field names) into the job table",
@@ -135,6 +152,25 @@ def list_command(args: argparse.Namespace) -> int:
             shown += 1
             if shown >= args.limit:
                 break
+    sys.stdout.flush()
+    return 0
+
+
+def orphans_command(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from rdfox_pipeline.aws.job_orphans import fail_orphans, iter_orphans
+
+    table = _table(args)
+    older_than = timedelta(hours=args.older_than_hours)
+    with _aws_errors(table):
+        found = list(iter_orphans(table, dataset=args.dataset, older_than=older_than))
+        for record in found:
+            _print_json({k: record.get(k) for k in ("job_id", "dag_run_id", "created_at", "updated_at")})
+        if args.mark_failed and found:
+            found_by = "rdfox-pipeline jobs orphans --mark-failed"
+            marked = fail_orphans(table, found_by, dataset=args.dataset, older_than=older_than)
+            print(f"marked {len(marked)} SCHEDULE_FAILED", file=sys.stderr)
     sys.stdout.flush()
     return 0
 

@@ -123,10 +123,19 @@ class JobMetadataHook(AwsBaseHook):
         jobspec: Any = None,
         dag_run_id: str | None = None,
         jobspec_notes: Sequence[str] | None = None,
+        allocation_key: str | None = None,
     ) -> str:
-        """Atomically allocate the next job id of ``dataset`` for ``day`` and write its CREATED record."""
+        """Atomically allocate the next job id of ``dataset`` for ``day`` and write its CREATED record.
+
+        Idempotent per ``allocation_key`` (``JobTable.allocate_job``): one run's tries get one id.
+        """
         return self.table.allocate_job(
-            dataset, day=day, jobspec=jobspec, dag_run_id=dag_run_id, jobspec_notes=jobspec_notes
+            dataset,
+            day=day,
+            jobspec=jobspec,
+            dag_run_id=dag_run_id,
+            jobspec_notes=jobspec_notes,
+            allocation_key=allocation_key,
         )
 
     def record_status(

@@ -15,7 +15,7 @@ error, and the task fails, so that only the failure notification runs: no pod, n
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -26,7 +26,6 @@ from airflow.sdk import BaseOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from rdfox_pipeline.domain.jobspec import JobSpec
     from rdfox_pipeline.domain.settings import Settings
 
 # Jobs whose jobspec was unreadable or named no valid dataset are recorded under this dataset, so that the
@@ -151,6 +150,17 @@ def jobspec_location(context: Context, settings: Settings) -> JobspecLocation | 
     return located[0] if located else None
 
 
+def _allocation_key(dag_run_id: str, location: JobspecLocation | None, raw: Any) -> str:
+    """One run's idempotency key: its dag run id and where its jobspec is (or, inline, what it says)."""
+    from rdfox_pipeline.aws.job_table import allocation_key
+
+    if location is not None:
+        return allocation_key(dag_run_id, location.uri)
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    return allocation_key(dag_run_id, "inline:" + json.dumps(raw, sort_keys=True, default=str))
+
+
 def _load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     from rdfox_pipeline.aws.settings_loader import load_settings  # run time only: reads SSM
 
@@ -198,14 +208,17 @@ class RegisterJobOperator(BaseOperator):
     accepted but are not used as the old system used them; they are logged and written to the job record
     (field ``jobspec_notes``) in the same write that creates it.
 
-    Not retried: allocation writes a new record each time. A rerun of the same dag run finds the record it
-    wrote before (by ``dag_run_id``) and reuses it instead of allocating a second id.
+    Retried: allocation is idempotent per run (``allocation_key`` of the dag run id and the jobspec's
+    location, or its content when inline), so a retry or a cleared rerun takes up the CREATED record an
+    earlier try wrote, and a DynamoDB reply lost after the write never costs a second id. Invalid input
+    fails at once (``AirflowFailException``: a retry would read the same jobspec). Each registration also
+    marks its dataset's orphans (CREATED for longer than ``ORPHAN_AFTER``) SCHEDULE_FAILED with a reason.
     """
 
     ui_color = "#e8f0fe"
 
     def __init__(self, *, aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
-        kwargs.setdefault("retries", 0)
+        kwargs.setdefault("retries", 2)
         super().__init__(**kwargs)
         self.aws_conn_id = aws_conn_id
 
@@ -230,6 +243,7 @@ class RegisterJobOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         # Imported here, not at module level: building the jobspec models costs ~0.2 s at every DAG parse.
+        from rdfox_pipeline.compat import AirflowFailException
         from rdfox_pipeline.domain.jobspec import JobSpecError, parse_jobspec_with_notes
 
         base = _load_settings()
@@ -259,12 +273,19 @@ class RegisterJobOperator(BaseOperator):
                 self._require_input(input_bucket, spec.dataset, settings.jobspec_name)
         except (JobSpecError, JobspecNotFound, ValueError) as exc:
             self._record_invalid(context, base, raw, location, dag_run_id, exc)
-            raise  # fails the task: only notify_failure runs downstream
+            # Fails the task without retries (the jobspec will not change): only notify_failure runs.
+            raise AirflowFailException(str(exc)) from exc
 
         for note in notes:
             self.log.info("Jobspec note: %s", note)
         hook = self._hook(base)
-        job_id = self._reuse_or_allocate(hook, spec, dag_run_id, notes)
+        job_id = hook.allocate_job(
+            spec.dataset,
+            jobspec=spec,
+            dag_run_id=dag_run_id,
+            jobspec_notes=notes,
+            allocation_key=_allocation_key(dag_run_id, location, raw),
+        )
         output_bucket = spec.output_bucket or settings.output_bucket
         input_bucket = spec.job_bucket or settings.input_bucket
         if not output_bucket or not input_bucket:
@@ -272,7 +293,7 @@ class RegisterJobOperator(BaseOperator):
             error = JobSpecError(missing, "is not given and no default bucket setting is configured")
             hook.record_status(job_id, "SCHEDULE_FAILED", error_reason=str(error))
             context["ti"].xcom_push(key="failed_job_id", value=job_id)
-            raise error
+            raise AirflowFailException(str(error)) from error
         output_prefix = f"s3://{output_bucket}/{spec.dataset}/{job_id}/"
         registration = {
             "job_id": job_id,
@@ -293,7 +314,22 @@ class RegisterJobOperator(BaseOperator):
             output_prefix=output_prefix,
         )
         self.log.info("Registered job %s (dataset %s), outputs under %s", job_id, spec.dataset, output_prefix)
+        self._fail_orphans(hook, spec.dataset, job_id, dag_run_id)
         return registration
+
+    def _fail_orphans(self, hook: Any, dataset: str, job_id: str, dag_run_id: str) -> None:
+        """Mark the dataset's orphan records failed; never fails the registration that found them."""
+        from rdfox_pipeline.aws.job_orphans import fail_orphans
+
+        try:
+            fail_orphans(
+                hook.table,
+                f"the registration of job {job_id} (dag run {dag_run_id})",
+                dataset=dataset,
+                exclude=frozenset({job_id}),
+            )
+        except Exception:  # the sweep is housekeeping: this run's own job is registered either way
+            self.log.warning("Could not look for orphan jobs of dataset %s", dataset, exc_info=True)
 
     def _require_input(self, bucket: str, dataset: str, jobspec_suffix: str) -> None:
         """Refuse a dataset with no input files now, before any pod starts (it would only fail later).
@@ -319,14 +355,6 @@ class RegisterJobOperator(BaseOperator):
                 raise JobSpecError("job_bucket", f"the bucket {bucket!r} does not exist") from None
             raise
         raise JobSpecError("dataset", f"{dataset!r} has no input files under s3://{bucket}/{dataset}/")
-
-    def _reuse_or_allocate(self, hook: Any, spec: JobSpec, dag_run_id: str, notes: Sequence[str] = ()) -> str:
-        """Idempotent per dag run: a cleared-and-rerun register_job reuses the CREATED record of its run."""
-        for record in hook.iter_jobs_by_status("CREATED"):
-            if record.get("dag_run_id") == dag_run_id and record.get("dataset") == spec.dataset:
-                self.log.info("Reusing job %s already registered by this dag run", record["job_id"])
-                return str(record["job_id"])
-        return str(hook.allocate_job(spec.dataset, jobspec=spec, dag_run_id=dag_run_id, jobspec_notes=notes))
 
     def _record_invalid(
         self,
@@ -355,7 +383,9 @@ class RegisterJobOperator(BaseOperator):
                 except ValueError:
                     continue
         hook = self._hook(settings)
-        job_id = hook.allocate_job(dataset, dag_run_id=dag_run_id)
+        job_id = hook.allocate_job(
+            dataset, dag_run_id=dag_run_id, allocation_key=_allocation_key(dag_run_id, location, raw)
+        )
         fields: dict[str, Any] = {"error_reason": reason}
         if location is not None:
             fields["jobspec_uri"] = location.uri
