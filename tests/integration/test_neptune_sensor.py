@@ -8,7 +8,7 @@ import time
 import uuid
 
 import pytest
-from rdfox_pipeline.compat import AirflowException, TaskDeferred
+from rdfox_pipeline.compat import AirflowException, AirflowFailException, TaskDeferred
 from rdfox_pipeline.domain.statuses import NEPTUNE_FAILURE_STATUSES, JobStatus
 from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
 from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderHook
@@ -142,6 +142,12 @@ def test_sensor_timeout_and_error_events_fail_clearly():
     sensor = NeptuneLoadStatusSensor(task_id="wait", load_id="L1", timeout=60)
     with pytest.raises(AirflowSensorTimeout, match="did not finish within 60s"):
         sensor.execute_complete({}, {"status": "timeout", "load_id": "L1"})
+    # Resumed in a new process (timeout not given: the job's setting was applied then): the kept deadline.
+    resumed = NeptuneLoadStatusSensor(task_id="wait", load_id="L1")
+    with pytest.raises(
+        AirflowSensorTimeout, match=r"did not finish by its deadline 2001-09-09T01:46:40\+00:00"
+    ):
+        resumed.execute_complete({}, {"status": "timeout", "load_id": "L1", "deadline": 1e9})
     with pytest.raises(AirflowException, match="cannot read its status"):
         sensor.execute_complete({}, {"status": "error", "message": "404 not found"})
 
@@ -157,7 +163,8 @@ def test_every_failure_status_fails_and_is_recorded(neptune_connection, neptune_
         task_id="wait", load_id=load_id, job_id=job_id, aws_conn_id=None, deferrable=False,
         poke_interval=0.05, timeout=30,
     )  # fmt: skip
-    with pytest.raises(AirflowException) as caught:
+    # Poke path too: a finished load fails the task once (AirflowFailException: no retry re-reads it).
+    with pytest.raises(AirflowFailException) as caught:
         sensor.execute({})
     message = str(caught.value)
     assert (
@@ -213,3 +220,78 @@ def test_poke_mode_timeout(neptune_connection, neptune_emulator, s3_source):
     )
     with pytest.raises(AirflowSensorTimeout):
         sensor.execute({})
+
+
+# -- the wait's poll interval and timeout are the job's settings (issue 13, scenario 9) ----------------------
+def _job_with_settings(metadata: JobMetadataHook, **settings) -> str:
+    return metadata.allocate_job("SENSORTEST", jobspec={"dataset": "SENSORTEST", "settings": settings})
+
+
+def test_deferred_wait_takes_poll_and_deadline_from_the_job_settings(job, isolated_settings):
+    metadata, plain_job = job
+    isolated_settings("NEPTUNE_LOAD_POLL_SECONDS", "7")  # SSM
+    per_job = _job_with_settings(metadata, NEPTUNE_LOAD_TIMEOUT_HOURS=3)  # the jobspec overrides
+    expected = {per_job: 3 * 3600, plain_job: 48 * 3600, None: 48 * 3600}  # 48 h: the setting's default
+    for job_id, timeout in expected.items():
+        sensor = NeptuneLoadStatusSensor(
+            task_id="wait", load_id="L1", job_id=job_id, aws_conn_id=None,
+            neptune_endpoint="https://n.example:8182",
+        )  # fmt: skip
+        with pytest.raises(TaskDeferred) as deferred:
+            sensor.execute({})
+        trigger = deferred.value.trigger
+        assert trigger.poll_interval == 7, job_id
+        # An absolute deadline, serialised: a triggerer restart does not move it.
+        deadline = trigger.serialize()[1]["deadline"]
+        assert time.time() + timeout - 30 < deadline <= time.time() + timeout, job_id
+        assert deferred.value.timeout.total_seconds() == timeout + 7, job_id
+
+
+def test_reschedule_wait_times_out_at_the_job_timeout(
+    neptune_connection, neptune_emulator, s3_source, job, isolated_settings
+):
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.exceptions import AirflowRescheduleException
+    from rdfox_pipeline.compat import AirflowSensorTimeout
+
+    metadata, _ = job
+    isolated_settings("NEPTUNE_LOAD_POLL_SECONDS", "5")
+    job_id = _job_with_settings(metadata, NEPTUNE_LOAD_TIMEOUT_HOURS=3)
+    neptune_emulator.control("throttle", {"seconds": 10})
+    load_id = start(s3_source({"a.nt": NT}))
+
+    class TI:
+        def __init__(self, waited: timedelta) -> None:
+            self.first = datetime.now(UTC) - waited
+
+        def get_first_reschedule_date(self, context):
+            return self.first
+
+    def sensor() -> NeptuneLoadStatusSensor:
+        return NeptuneLoadStatusSensor(
+            task_id="wait", load_id=load_id, job_id=job_id, aws_conn_id=None, deferrable=False,
+            mode="reschedule",
+        )  # fmt: skip
+
+    with pytest.raises(AirflowRescheduleException) as again:
+        sensor().execute({"ti": TI(timedelta(hours=2))})  # within the job's 3 h: poll again in 5 s (SSM)
+    wait = (again.value.reschedule_date - datetime.now(UTC)).total_seconds()
+    assert 0 < wait <= 5, wait
+    with pytest.raises(AirflowSensorTimeout):
+        sensor().execute({"ti": TI(timedelta(hours=3, minutes=1))})  # past it (not the old fixed 24 h)
+
+
+def test_poke_wait_polls_at_the_job_interval(neptune_connection, neptune_emulator, s3_source, job, capfd):
+    metadata, _ = job
+    job_id = _job_with_settings(metadata, NEPTUNE_LOAD_POLL_SECONDS=1)
+    neptune_emulator.control("throttle", {"seconds": 2.5})
+    load_id = start(s3_source({"a.nt": NT}))
+    began = time.monotonic()
+    sensor = NeptuneLoadStatusSensor(
+        task_id="wait", load_id=load_id, job_id=job_id, aws_conn_id=None, deferrable=False
+    )
+    assert sensor.execute({})["status"] == "LOAD_COMPLETED"
+    assert time.monotonic() - began < 20  # polled every second, not every 60 s
+    output = capfd.readouterr().out
+    assert len([line for line in output.splitlines() if "LOAD_IN_PROGRESS" in line]) >= 2, output

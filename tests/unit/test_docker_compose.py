@@ -405,3 +405,5 @@ def test_init_creates_the_pool_the_dag_uses(services: dict[str, Any]) -> None:
     words = shlex.split(shlex.split(last)[-1])
     assert words[:4] == ["airflow", "pools", "set", pool.group(1)]
     assert int(words[4]) >= 1
+    # The pod task defers while its pod runs: the pool must count deferred tasks to limit pods.
+    assert "--include-deferred" in words[5:]

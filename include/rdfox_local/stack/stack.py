@@ -38,6 +38,7 @@ from rdfox_local.stack.processes import (
 )
 
 REGION = "eu-west-2"
+POD_POOL = "rdfox_pods"  # the DAG's pool for the pod task (dags/rdfox_neptune_pipeline.py POOL)
 # moto's dummy credentials: the local stack never talks to AWS.
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"  # noqa: S105  # nosec B105
@@ -378,21 +379,27 @@ class LocalStack:
         self.env_file.chmod(0o600)
 
     def _prepare_airflow(self, env: Mapping[str, str], log: Any) -> None:
-        """Migrate the Airflow database and create the pool, once per state directory."""
-        marker = self.airflow_home / ".migrated"
-        if marker.exists():
-            return
+        """Migrate the Airflow database and create the pool, each once per state directory."""
         airflow = str(Path(sys.executable).with_name("airflow"))
         full_env = {**self._base_env(), **env}
-        log("local stack: preparing the Airflow database (airflow db migrate)")
-        for args in (
-            [airflow, "db", "migrate"],
-            [airflow, "pools", "set", "rdfox_pods", "4", "RDFox pods running at once"],
-        ):
+        # The deferred `reason` task (its pod running) keeps its slot: without --include-deferred the pool
+        # would not limit pods. Its own marker: a state directory whose pool lacks the flag gets it now.
+        steps = (
+            (".migrated", [airflow, "db", "migrate"]),
+            (
+                ".pod-pool",
+                [airflow, "pools", "set", POD_POOL, "4", "RDFox pods running at once", "--include-deferred"],
+            ),
+        )
+        for name, args in steps:
+            marker = self.airflow_home / name
+            if marker.exists():
+                continue
+            log(f"local stack: preparing Airflow ({' '.join(args[1:3])})")
             done = subprocess.run(args, env=full_env, capture_output=True, text=True, check=False)  # noqa: S603  # nosec B603
             if done.returncode != 0:
                 raise StackError(f"{' '.join(args[1:])} failed:\n{done.stderr[-2000:]}")
-        marker.touch()
+            marker.touch()
 
     # -- down -----------------------------------------------------------------------------------------------
 

@@ -161,10 +161,11 @@ def _allocation_key(dag_run_id: str, location: JobspecLocation | None, raw: Any)
     return allocation_key(dag_run_id, "inline:" + json.dumps(raw, sort_keys=True, default=str))
 
 
-def _load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+def _load_settings(aws_conn_id: str | None, overrides: Mapping[str, Any] | None = None) -> Settings:
     from rdfox_pipeline.aws.settings_loader import load_settings  # run time only: reads SSM
 
-    return load_settings(overrides)
+    # Through the task's connection, like every other task (not boto3's default credentials).
+    return load_settings(overrides, aws_conn_id=aws_conn_id)
 
 
 class JobspecKeySensor(S3KeySensor):
@@ -187,7 +188,7 @@ class JobspecKeySensor(S3KeySensor):
         try:
             if inline_jobspec(context) is not None:
                 raise AirflowSkipException("the jobspec is inline: nothing to wait for")
-            location = jobspec_location(context, _load_settings())
+            location = jobspec_location(context, _load_settings(self.aws_conn_id))
         except JobspecNotFound as exc:
             raise AirflowSkipException(
                 f"no usable jobspec location ({exc}); register_job reports it"
@@ -246,7 +247,7 @@ class RegisterJobOperator(BaseOperator):
         from rdfox_pipeline.compat import AirflowFailException
         from rdfox_pipeline.domain.jobspec import JobSpecError, parse_jobspec_with_notes
 
-        base = _load_settings()
+        base = _load_settings(self.aws_conn_id)
         dag_run_id = context["run_id"]
         location: JobspecLocation | None = None
         raw: Any = None
@@ -267,7 +268,7 @@ class RegisterJobOperator(BaseOperator):
                 aws_region=base.aws_default_region,
                 endpoint_ttl_hours=base.rdfox_endpoint_ttl_hours,
             )
-            settings = _load_settings(spec.setting_overrides())
+            settings = _load_settings(self.aws_conn_id, spec.setting_overrides())
             input_bucket = spec.job_bucket or settings.input_bucket
             if input_bucket:
                 self._require_input(input_bucket, spec.dataset, settings.jobspec_name)

@@ -13,6 +13,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from rdfox_pipeline.compat import AirflowException, AirflowFailException, AirflowSensorTimeout
 from rdfox_pipeline.domain.legacy_stats import time_to_load_neptune
 from rdfox_pipeline.domain.neptune_stats import NeptuneStatusError, parse_neptune_status
+from rdfox_pipeline.domain.settings import SETTINGS
 from rdfox_pipeline.domain.statuses import (
     NEPTUNE_ACTIVE_LOAD_STATUSES,
     NEPTUNE_TERMINAL_OK,
@@ -22,6 +23,9 @@ from rdfox_pipeline.domain.statuses import (
 from rdfox_pipeline.links import NeptuneLoadStatusLink
 
 MAX_ERRORS_IN_MESSAGE = 10
+# Stand-ins until the job's own settings are read at run time (a DAG file does no I/O): the defaults.
+_DEFAULT_POLL_SECONDS = float(SETTINGS["NEPTUNE_LOAD_POLL_SECONDS"].default)
+_DEFAULT_TIMEOUT_SECONDS = float(SETTINGS["NEPTUNE_LOAD_TIMEOUT_HOURS"].default) * 3600
 
 
 def failure_message(
@@ -57,6 +61,10 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         XCom ``neptune_endpoint``). Polled as is, the trigger included; a connection host naming another
         endpoint fails. None: the connection's host, else the job's NEPTUNE_CLUSTER_ENDPOINT setting.
     :param deferrable: wait in the triggerer (default) instead of holding a worker slot.
+    :param poke_interval: seconds between polls; None (default): the job's NEPTUNE_LOAD_POLL_SECONDS.
+    :param timeout: seconds to wait for the load; None (default): the job's NEPTUNE_LOAD_TIMEOUT_HOURS.
+        Both settings are the job's (its jobspec's overrides > SSM > environment > default), read when the
+        task runs, before it defers or pokes; the trigger gets the interval and an absolute deadline.
     """
 
     template_fields: Sequence[str] = ("load_id", "job_id", "neptune_conn_id", "neptune_endpoint")
@@ -72,11 +80,17 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         neptune_endpoint: str | None = None,
         aws_conn_id: str | None = "aws_default",
         deferrable: bool = True,
-        poke_interval: float = 60.0,
-        timeout: float = timedelta(hours=24).total_seconds(),
+        poke_interval: float | None = None,
+        timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        super().__init__(
+            poke_interval=_DEFAULT_POLL_SECONDS if poke_interval is None else poke_interval,
+            timeout=_DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout,
+            **kwargs,
+        )
+        # Arguments given win; the others come from the job's settings at run time.
+        self._wait_from_settings = (poke_interval is None, timeout is None)
         self.load_id = load_id
         self.job_id = job_id
         self.neptune_conn_id = neptune_conn_id
@@ -85,6 +99,7 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self._started: float | None = None
         self._endpoint: str | None = None
+        self._settings: Any = None
 
     # -- collaborators ----------------------------------------------------------------------------------
     def _endpoint_url(self) -> str:
@@ -105,12 +120,28 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
             return NeptuneLoaderHook(self.neptune_conn_id).endpoint.base_url
         except NeptuneEndpointError:
             pass  # no host (or no connection): the job's NEPTUNE_CLUSTER_ENDPOINT setting names it
-        from rdfox_pipeline.aws.settings_loader import load_settings
-
-        record = self._metadata().get_job(self.job_id) if self.job_id else None
-        jobspec = _recorded_jobspec(record)
-        setting = load_settings(jobspec, aws_conn_id=self.aws_conn_id).neptune_cluster_endpoint
+        setting = self._job_settings().neptune_cluster_endpoint
         return NeptuneLoaderHook(self.neptune_conn_id, cluster_endpoint=setting).endpoint.base_url
+
+    def _job_settings(self) -> Any:
+        """The job's settings: its recorded jobspec's overrides > SSM > environment > default (read once)."""
+        if self._settings is None:
+            from rdfox_pipeline.aws.settings_loader import load_settings
+
+            record = self._metadata().get_job(self.job_id) if self.job_id else None
+            self._settings = load_settings(_recorded_jobspec(record), aws_conn_id=self.aws_conn_id)
+        return self._settings
+
+    def _apply_wait_settings(self) -> None:
+        """Poll interval and timeout from the job's settings, where no argument gave them."""
+        poll_from_settings, timeout_from_settings = self._wait_from_settings
+        if not (poll_from_settings or timeout_from_settings):
+            return
+        settings = self._job_settings()
+        if poll_from_settings:
+            self.poke_interval = float(settings.neptune_load_poll_seconds)
+        if timeout_from_settings:
+            self.timeout = float(settings.neptune_load_timeout_hours) * 3600
 
     def _neptune(self) -> Any:
         from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderHook
@@ -146,11 +177,10 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         from rdfox_pipeline.aws.neptune_cluster import find_writer_instance
-        from rdfox_pipeline.aws.settings_loader import load_settings
 
         try:
             endpoint = self._neptune().endpoint.base_url
-            settings = load_settings(aws_conn_id=self.aws_conn_id)
+            settings = self._job_settings()
         except Exception as exc:  # informative field only: the load's outcome must still be recorded
             self.log.warning("Neptune load %s: no neptune_writer_instance: %s", self.load_id, exc)
             return None
@@ -165,6 +195,8 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
 
     # -- deferrable path --------------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
+        # Both paths: the poke loop (BaseSensorOperator.execute) reads poke_interval and timeout too.
+        self._apply_wait_settings()
         if not self.deferrable:
             return super().execute(context)
         from rdfox_pipeline.triggers.neptune_load_status import NeptuneLoadStatusTrigger
@@ -172,10 +204,11 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
 
         endpoint = self._neptune().endpoint.base_url  # checked against the connection before deferring
         self.log.info(
-            "Deferring: waiting for Neptune load %s at %s (poll every %ss)",
+            "Deferring: waiting for Neptune load %s at %s (poll every %ss, give up after %.1f h)",
             self.load_id,
             endpoint,
             self.poke_interval,
+            self.timeout / 3600,
         )
         self.defer(
             trigger=NeptuneLoadStatusTrigger(
@@ -197,8 +230,11 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
             self._endpoint = str(event["neptune_endpoint"])  # fetch the errors where the trigger polled
         kind = event.get("status")
         if kind == "timeout":
+            # Resumed in a new process: the deadline the trigger kept is the limit that was applied.
+            deadline = event.get("deadline")
+            limit = f"by its deadline {_utc(float(deadline))}" if deadline else f"within {self.timeout:.0f}s"
             raise AirflowSensorTimeout(
-                f"Neptune load {self.load_id} did not finish within {self.timeout:.0f}s "
+                f"Neptune load {self.load_id} did not finish {limit} "
                 f"(still running; cancel it with DELETE /loader/{self.load_id} if it must stop)"
             )
         if kind == "error":
@@ -259,6 +295,12 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         self._record(failure_job_status(loader_status), **fields)
         # The load is over and will not change: fail without the retries meant for reading its status.
         raise AirflowFailException(message)
+
+
+def _utc(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def _recorded_jobspec(record: Mapping[str, Any] | None) -> Any:

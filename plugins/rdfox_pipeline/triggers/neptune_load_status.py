@@ -152,6 +152,7 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
                 yield TriggerEvent(
                     {
                         **self._base_event("timeout", started),
+                        "deadline": self.deadline,
                         "message": f"load {self.load_id} still running at deadline",
                     }
                 )
