@@ -220,7 +220,7 @@ def test_old_subject_template_in_ssm_sends_exactly_the_old_subject(
             task_id=f"notify_{outcome}", job_id=job_id, outcome=outcome, target_arn=topic_arn,
             table_name=table,
         ).execute({})  # fmt: skip
-    envelopes = {e["MessageAttributes"]["job_id"]["Value"]: e for e in _receive(queue_url, expected=2, wait_seconds=1)}
+    envelopes = {e["MessageAttributes"]["job_id"]["Value"]: e for e in _receive(queue_url, expected=2)}
     assert envelopes[kept]["Subject"] == (
         f"Inference Result Notification for ID - {kept} - JobStatus.NEPTUNE_LOAD_COMPLETED"
     )
