@@ -2,8 +2,16 @@
 
 ``JobNotificationOperator`` is the Amazon provider's ``SnsPublishOperator`` with the message worked out at
 run time from the job record; after a successful publish it records the finished status
-(SUCCESS_NOTIFICATION_SENT / ERROR_NOTIFICATION_SENT). A job that is already finished is never notified
-twice: a retry after "published but status not written" is skipped rather than sent again.
+(SUCCESS_NOTIFICATION_SENT / ERROR_NOTIFICATION_SENT).
+
+Exactly one notification per job outcome. Before publishing, a try takes the job's ``notification_claim``
+with a conditional write (one winner among concurrent tries); after publishing it marks the claim
+``published`` (a small write of its own), then writes the finished status. So a retry after "published,
+status not written" only writes the status; a publish that failed leaves the claim ``failed`` for the next
+try; a try that died between publish and record leaves ``publishing``, taken over once older than the lease
+and published again: on a FIFO topic with the same MessageDeduplicationId (job id + outcome), which SNS drops
+inside its 5-minute window; on a standard topic subscribers may then get that message twice (never a
+different outcome). A job whose data loaded is announced as succeeded, never as failed.
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ class JobNotificationOperator(SnsPublishOperator):
     :param target_arn: topic ARN (templated); default: the BULKLOAD_TOPIC setting.
     :param table_name: job table; default: the JOB_TABLE_NAME setting.
     :param aws_conn_id: connection for SNS and DynamoDB (default ``aws_default``).
+    :param claim_lease_seconds: how long another try's unrecorded publish claim is waited for before this try
+        takes it over (default 180 s: more than one bounded SNS publish, under FIFO deduplication's 5 min).
 
     Subject: the NOTIFICATION_SUBJECT_TEMPLATE setting filled in (e.g. the old system's
     ``Inference Result Notification for ID - {job_id} - JobStatus.{status}``), else the built-in one. The body
