@@ -35,7 +35,7 @@ the bucket's SQS notification queue).
 | start_neptune_load | POST /loader on the job's `data/` prefix (idempotent) | NEPTUNE_LOAD_* |
 | wait_for_neptune_load | deferrable poll of GET /loader/{loadId} | NEPTUNE_LOAD_COMPLETED / failure |
 | notify | SNS success summary | SUCCESS_NOTIFICATION_SENT |
-| notify_failure | SNS error summary when anything failed | ERROR_NOTIFICATION_SENT |
+| notify_failure | SNS error summary when anything failed (loaded: success) | ERROR_NOTIFICATION_SENT |
 | mark_run_failed | fails when anything failed, so that a failed job is a failed run | |
 
 Job records: DynamoDB (JOB_TABLE_NAME); settings: SSM `/parameter/pipeline_control/`, then environment.
@@ -141,10 +141,14 @@ with DAG(
         neptune_endpoint="{{ ti.xcom_pull(task_ids='start_neptune_load', key='neptune_endpoint') }}",
         retries=2,  # polling is read-only
     )
+    # Retrying a notification is safe: a publish claim in the job record lets one try publish per outcome,
+    # and a retry after "published, status not written" only records the status.
     notify = JobNotificationOperator(
         task_id="notify",
         outcome="success",
         job_id="{{ ti.xcom_pull(task_ids='register_job')['job_id'] }}",
+        retries=2,
+        retry_delay=timedelta(seconds=30),
     )
     notify_failure = JobNotificationOperator(
         task_id="notify_failure",
@@ -156,6 +160,8 @@ with DAG(
             "or ti.xcom_pull(task_ids='register_job', key='failed_job_id') }}"
         ),
         trigger_rule="one_failed",
+        retries=2,
+        retry_delay=timedelta(seconds=30),
     )
 
     (

@@ -48,12 +48,14 @@ Job record: `NEPTUNE_LOAD_COMPLETED` with the load statistics, or the loader's f
 Extra link: **Neptune load status**.
 """,
     "notify": """
-**Notify success**: publish the job's summary to the `BULKLOAD_TOPIC` SNS topic, then record
-`SUCCESS_NOTIFICATION_SENT` (a retry after a publish never sends twice).
+**Notify success**: claim the job's notification in its record, publish the job's summary to the
+`BULKLOAD_TOPIC` SNS topic, then record `SUCCESS_NOTIFICATION_SENT`. A retry (or a concurrent try) never
+publishes what was published; on a FIFO topic SNS deduplicates on job id + outcome.
 """,
     "notify_failure": """
 **Notify failure** (runs when any task failed): publish the job's error summary to the SNS topic and
-record `ERROR_NOTIFICATION_SENT`. Also runs when no job could be registered.
+record `ERROR_NOTIFICATION_SENT`. A job whose data loaded (only `notify` failed) gets its success summary
+instead, once. Also runs when no job could be registered.
 """,
     "mark_run_failed": """
 **Mark the run failed** (runs when any task of the job failed, skipped otherwise): fails on purpose, so that

@@ -172,3 +172,7 @@ def test_the_dags_notify_tasks_retry_a_bounded_number_of_times() -> None:
     for task_id in ("notify", "notify_failure"):
         task = module.dag.get_task(task_id)
         assert task.retries <= 3, f"{task_id} retries {task.retries} times"
+        # A retry is what finishes a job after "published, status not written" or SNS failing once; it
+        # comes well inside SNS's 5-minute FIFO deduplication window.
+        assert task.retries >= 1, f"{task_id} never retries"
+        assert task.retry_delay.total_seconds() <= 60

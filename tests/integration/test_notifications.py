@@ -253,3 +253,235 @@ def test_a_bad_subject_template_fails_the_task_before_publishing(
     assert JobMetadataHook(table_name=table, delimiter="_").require_job(job_id)["job_status"] == (
         "NEPTUNE_LOAD_COMPLETED"
     )
+
+
+# -- exactly one notification per job outcome (issue 13, scenario 5) -------------------------------------
+
+
+def _fail_final_status_writes(hook: JobMetadataHook) -> list[str]:
+    """Make this hook's UpdateItem calls that finish a job fail (DynamoDB unreachable for that write)."""
+    from botocore.exceptions import EndpointConnectionError
+
+    refused: list[str] = []
+
+    def refuse(params: dict, **_: object) -> None:
+        status = (params.get("ExpressionAttributeValues") or {}).get(":status", {}).get("S")
+        if status in ("SUCCESS_NOTIFICATION_SENT", "ERROR_NOTIFICATION_SENT"):
+            refused.append(status)
+            raise EndpointConnectionError(endpoint_url="http://dynamodb.injected-fault")
+
+    hook.conn.meta.events.register("before-parameter-build.dynamodb.UpdateItem", refuse)
+    return refused
+
+
+def _op(table: str, job_id: str, outcome: str, topic_arn: str, **kwargs: object) -> JobNotificationOperator:
+    task_id = "notify" if outcome == "success" else "notify_failure"
+    return JobNotificationOperator(
+        task_id=task_id, job_id=job_id, outcome=outcome, target_arn=topic_arn, table_name=table, **kwargs
+    )  # type: ignore[arg-type]
+
+
+def _with_hook(op: JobNotificationOperator, hook: JobMetadataHook) -> JobNotificationOperator:
+    op._metadata_hook = lambda: hook  # type: ignore[method-assign]
+    return op
+
+
+def _outcomes(envelopes: list[dict]) -> list[str]:
+    return [e["MessageAttributes"]["outcome"]["Value"] for e in envelopes]
+
+
+def test_status_write_failing_after_publish_is_not_published_again(
+    table: str, topic_and_queue: tuple[str, str]
+) -> None:
+    """(a) Published, then the status write fails: notify_failure records it, announces no failure."""
+    from rdfox_pipeline.compat import AirflowSkipException
+
+    topic_arn, queue_url = topic_and_queue
+    job_id = _job(table, "LOSTWRITE", "NEPTUNE_LOAD_COMPLETED")
+    broken = JobMetadataHook(table_name=table, delimiter="_")
+    refused = _fail_final_status_writes(broken)
+    with pytest.raises(Exception, match="injected-fault"):
+        _with_hook(_op(table, job_id, "success", topic_arn), broken).execute({})
+    assert refused == ["SUCCESS_NOTIFICATION_SENT"]
+    hook = JobMetadataHook(table_name=table, delimiter="_")
+    assert hook.require_job(job_id)["job_status"] == "NEPTUNE_LOAD_COMPLETED"
+
+    # notify failed, so notify_failure runs: the data loaded, so no failure is announced, nothing re-sent.
+    message_id = _op(table, job_id, "failure", topic_arn).execute({})
+    (envelope,) = _receive(queue_url, expected=2, wait_seconds=1)
+    assert _outcomes([envelope]) == ["success"] and envelope["MessageId"] == message_id
+    record = hook.require_job(job_id)
+    assert record["job_status"] == "SUCCESS_NOTIFICATION_SENT"
+    assert record["notification"]["message_id"] == message_id
+    # A later retry of notify publishes nothing either.
+    with pytest.raises(AirflowSkipException):
+        _op(table, job_id, "success", topic_arn).execute({})
+    assert _nothing_more(queue_url)
+
+
+def test_status_write_failing_then_notify_retry_records_without_publishing(
+    table: str, topic_and_queue: tuple[str, str]
+) -> None:
+    topic_arn, queue_url = topic_and_queue
+    job_id = _job(table, "LOSTWRITE", "NEPTUNE_LOAD_COMPLETED")
+    broken = JobMetadataHook(table_name=table, delimiter="_")
+    _fail_final_status_writes(broken)
+    with pytest.raises(Exception, match="injected-fault"):
+        _with_hook(_op(table, job_id, "success", topic_arn), broken).execute({})
+    retry_id = _op(table, job_id, "success", topic_arn).execute({})  # the task's retry
+    (envelope,) = _receive(queue_url, expected=2, wait_seconds=1)
+    assert envelope["MessageId"] == retry_id
+    assert JobMetadataHook(table_name=table, delimiter="_").require_job(job_id)["job_status"] == (
+        "SUCCESS_NOTIFICATION_SENT"
+    )
+    assert _nothing_more(queue_url)
+
+
+def _sns_fails_once(op: JobNotificationOperator) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    def refuse(**_: object) -> None:
+        raise EndpointConnectionError(endpoint_url="http://sns.injected-fault")
+
+    op.hook.conn.meta.events.register("before-call.sns.Publish", refuse)
+
+
+@pytest.mark.parametrize("second", ["notify retry", "notify_failure"])
+def test_sns_failing_once_gives_one_success_message(
+    table: str, topic_and_queue: tuple[str, str], second: str
+) -> None:
+    """(b) SNS fails on the first try: after the retry (or notify_failure) one success message, no failure."""
+    topic_arn, queue_url = topic_and_queue
+    job_id = _job(table, "SNSONCE", "NEPTUNE_LOAD_COMPLETED")
+    first = _op(table, job_id, "success", topic_arn)
+    _sns_fails_once(first)
+    with pytest.raises(Exception, match="injected-fault"):
+        first.execute({})
+    outcome = "success" if second == "notify retry" else "failure"
+    message_id = _op(table, job_id, outcome, topic_arn).execute({})
+    envelopes = _receive(queue_url, expected=2, wait_seconds=1)
+    assert _outcomes(envelopes) == ["success"] and envelopes[0]["MessageId"] == message_id
+    record = JobMetadataHook(table_name=table, delimiter="_").require_job(job_id)
+    assert record["job_status"] == "SUCCESS_NOTIFICATION_SENT"
+    assert record["notification_failures"] == 1
+
+
+@pytest.fixture
+def fifo_topic_and_queue(aws_default_connection: str) -> tuple[str, str]:
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    suffix = uuid.uuid4().hex[:10]
+    topic_arn = sns.create_topic(Name=f"bulkload-{suffix}.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"notes-{suffix}.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=attributes["QueueArn"])
+    return topic_arn, queue_url
+
+
+def _fifo_messages(queue_url: str) -> list[dict]:
+    sqs = boto3.client("sqs")
+    messages: list[dict] = []
+    for _ in range(3):
+        response = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+        )
+        for message in response.get("Messages", []):
+            messages.append(message)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return messages
+
+
+def test_fifo_topic_gets_group_and_deduplication_ids(
+    table: str, fifo_topic_and_queue: tuple[str, str]
+) -> None:
+    """(c) FIFO: MessageGroupId = job id, MessageDeduplicationId = job id + outcome."""
+    topic_arn, queue_url = fifo_topic_and_queue
+    job_id = _job(table, "FIFO", "INFERENCE_FAILED", error_reason="boom")
+    op = _op(table, job_id, "failure", topic_arn)
+    sent: list[dict] = []
+    op.hook.conn.meta.events.register(
+        "before-parameter-build.sns.Publish", lambda params, **_: sent.append(params)
+    )
+    op.execute({})
+    ((params),) = sent
+    assert params["MessageGroupId"] == job_id
+    assert params["MessageDeduplicationId"] == f"{job_id}.failure"
+    (message,) = _fifo_messages(queue_url)
+    assert message["Attributes"]["MessageGroupId"] == job_id
+    assert json.loads(message["Body"])["MessageAttributes"]["outcome"]["Value"] == "failure"
+
+
+def _crash_after_publish(hook: JobMetadataHook) -> None:
+    """Every write after the claim fails: the try dies between publish and record."""
+    from botocore.exceptions import EndpointConnectionError
+
+    def refuse(params: dict, **_: object) -> None:
+        if "notification_claim" in json.dumps(params) and ":claim" not in params.get(
+            "ExpressionAttributeValues", {}
+        ):
+            raise EndpointConnectionError(endpoint_url="http://dynamodb.injected-crash")
+        if (params.get("ExpressionAttributeValues") or {}).get(":status"):
+            raise EndpointConnectionError(endpoint_url="http://dynamodb.injected-crash")
+
+    hook.conn.meta.events.register("before-parameter-build.dynamodb.UpdateItem", refuse)
+
+
+@pytest.mark.parametrize("fifo", [True, False], ids=["fifo", "standard"])
+def test_crash_between_publish_and_record(
+    table: str, topic_and_queue: tuple[str, str], fifo_topic_and_queue: tuple[str, str], fifo: bool
+) -> None:
+    """The retry cannot know whether the publish landed: it publishes again once the claim is stale, with
+    the same deduplication id. FIFO topic: SNS drops it (one message); standard topic: one duplicate."""
+    topic_arn, queue_url = fifo_topic_and_queue if fifo else topic_and_queue
+    job_id = _job(table, "CRASH", "NEPTUNE_LOAD_COMPLETED")
+    broken = JobMetadataHook(table_name=table, delimiter="_")
+    _crash_after_publish(broken)
+    lease = {"claim_lease_seconds": 1.0}
+    with pytest.raises(Exception, match="injected-crash"):
+        _with_hook(_op(table, job_id, "success", topic_arn, **lease), broken).execute({})
+    record = JobMetadataHook(table_name=table, delimiter="_").require_job(job_id)
+    assert record["notification_claim"]["state"] == "publishing"
+    _op(table, job_id, "success", topic_arn, **lease).execute({})
+    got = _fifo_messages(queue_url) if fifo else _receive(queue_url, expected=3, wait_seconds=2)
+    assert len(got) == (1 if fifo else 2)
+    assert JobMetadataHook(table_name=table, delimiter="_").require_job(job_id)["job_status"] == (
+        "SUCCESS_NOTIFICATION_SENT"
+    )
+
+
+def test_two_concurrent_notify_tries_publish_once(table: str, topic_and_queue: tuple[str, str]) -> None:
+    """(d) Two tries at once (e.g. a zombie and its successor): one claim wins, one publish."""
+    import time
+
+    from rdfox_pipeline.compat import AirflowSkipException
+
+    topic_arn, queue_url = topic_and_queue
+    job_id = _job(table, "RACE", "NEPTUNE_LOAD_COMPLETED")
+    barrier = threading.Barrier(2)
+    publishes: list[str] = []
+    results: dict[int, object] = {}
+
+    def slow_publish(**_: object) -> None:
+        publishes.append("Publish")
+        time.sleep(1.0)  # the other try arrives while this one is publishing
+
+    def run(n: int) -> None:
+        op = _op(table, job_id, "success", topic_arn, claim_lease_seconds=30.0)
+        op.hook.conn.meta.events.register("before-send.sns.Publish", slow_publish)
+        barrier.wait()
+        try:
+            results[n] = op.execute({})
+        except AirflowSkipException as exc:
+            results[n] = exc
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(publishes) == 1
+    assert sorted(type(r).__name__ for r in results.values()) == ["AirflowSkipException", "str"]
+    assert len(_receive(queue_url, expected=2, wait_seconds=1)) == 1
+    record = JobMetadataHook(table_name=table, delimiter="_").require_job(job_id)
+    assert record["job_status"] == "SUCCESS_NOTIFICATION_SENT"

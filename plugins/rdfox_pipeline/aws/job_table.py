@@ -32,7 +32,12 @@ STATUS_INDEX_NAME = "Job_Status_Index"
 # Attributes the table code owns: callers cannot overwrite them through record_status(**fields).
 _RESERVED_FIELDS = frozenset(
     {"dataset", "job_key", "job_id", "job_status", "created_at", "updated_at", "revision", "allocation_key"}
+    | {"notification_claim"}  # written only through claim_notification / settle_notification_claim
 )
+
+# The job's one announcement (see ``claim_notification``): who publishes which outcome, and how far it got.
+NOTIFICATION_CLAIM_FIELD = "notification_claim"
+CLAIM_PUBLISHING, CLAIM_PUBLISHED, CLAIM_FAILED = "publishing", "published", "failed"
 _FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 # A field whose JSON is larger than this goes to S3 (DynamoDB's item limit is 400 KB for the whole item; the
@@ -561,6 +566,111 @@ class JobTable:
             raise self._refusal(job_id, job, new_status, allowed, exc) from None
         self.log.info("Job %s -> %s", job_id, new_status)
         return self._deserialize_item(response["Attributes"])
+
+    # -- the notification claim ---------------------------------------------------------------------------
+
+    def claim_notification(self, job_id: str, outcome: str, token: str, *, lease_seconds: float) -> bool:
+        """Take the right to publish the job's ``outcome`` notification; False when someone else holds it.
+
+        One conditional write: it succeeds when the job is not finished and has no claim, or a claim for the
+        same outcome whose publish failed, or one still "publishing" after ``lease_seconds`` (its holder died
+        between claiming and recording). ``JobNotFound`` / ``JobAlreadyFinished`` when that is why it lost.
+        """
+        job = self.parse_job_id(job_id)
+        now_ms = int(time.time() * 1000)
+        claim = {"outcome": outcome, "state": CLAIM_PUBLISHING, "token": token, "claimed_at_ms": now_ms}
+        finished = sorted(s.value for s in FINISHED_STATUSES)
+        condition = (
+            "attribute_exists(job_key) AND NOT (#status IN (:fin0, :fin1)) AND (attribute_not_exists(#claim) "
+            "OR (#claim.#outcome = :outcome AND (#claim.#state = :failed "
+            "OR (#claim.#state = :publishing AND #claim.#at < :stale))))"
+        )
+        values = {
+            ":claim": claim, ":fin0": finished[0], ":fin1": finished[1], ":outcome": outcome,
+            ":failed": CLAIM_FAILED, ":publishing": CLAIM_PUBLISHING,
+            ":stale": now_ms - int(lease_seconds * 1000), ":updated": _now(), ":one": 1,
+        }  # fmt: skip
+        try:
+            self.conn.update_item(
+                TableName=self.table_name,
+                Key=self._key(job),
+                UpdateExpression="SET #claim = :claim, #updated = :updated ADD #revision :one",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={
+                    "#claim": NOTIFICATION_CLAIM_FIELD,
+                    "#status": "job_status",
+                    "#outcome": "outcome",
+                    "#state": "state",
+                    "#at": "claimed_at_ms",
+                    "#updated": "updated_at",
+                    "#revision": "revision",
+                },
+                ExpressionAttributeValues={k: self._serializer.serialize(v) for k, v in values.items()},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            record = self.get_job(job_id)
+            if record is None:
+                raise JobNotFound(f"no job {job_id!r} in table {self.table_name!r}") from None
+            if record.get("job_status") in finished:
+                raise JobAlreadyFinished(
+                    f"job {job_id!r} is already finished ({record['job_status']})"
+                ) from None
+            return False
+        self.log.info("Job %s: %s notification claimed", job_id, outcome)
+        return True
+
+    def settle_notification_claim(
+        self,
+        job_id: str,
+        outcome: str,
+        token: str,
+        state: str,
+        *,
+        details: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how the claimed publish went: ``published`` (with e.g. the message id) or ``failed``.
+
+        ``published`` is written whoever holds the claim now (a message went out, whoever took over since),
+        with ``details`` (message id, subject, ...) in the claim; ``failed`` only by the holder (``token``),
+        and it counts ``notification_failures`` and keeps ``error`` as ``notification_error``. Never touches
+        the job's status.
+        """
+        job = self.parse_job_id(job_id)
+        names = {"#claim": NOTIFICATION_CLAIM_FIELD, "#outcome": "outcome", "#state": "state",
+                 "#updated": "updated_at", "#revision": "revision"}  # fmt: skip
+        values: dict[str, Any] = {":outcome": outcome, ":state": state, ":updated": _now(), ":one": 1}
+        sets = ["#claim.#state = :state", "#updated = :updated"]
+        condition = "#claim.#outcome = :outcome"
+        if state == CLAIM_FAILED:
+            names.update(
+                {"#token": "token", "#error": "notification_error", "#failures": "notification_failures"}
+            )
+            values.update({":token": token, ":zero": 0, ":error": error or ""})
+            sets += ["#error = :error", "#failures = if_not_exists(#failures, :zero) + :one"]
+            condition += " AND #claim.#token = :token"
+        for i, (name, value) in enumerate((details or {}).items()):
+            names[f"#c{i}"] = name
+            values[f":c{i}"] = to_dynamo(name, value)[0]
+            sets.append(f"#claim.#c{i} = :c{i}")
+        try:
+            self.conn.update_item(
+                TableName=self.table_name,
+                Key=self._key(job),
+                UpdateExpression="SET " + ", ".join(sets) + " ADD #revision :one",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={k: self._serializer.serialize(v) for k, v in values.items()},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            # Another try took the claim over (ours had gone stale): its own outcome will be recorded.
+            self.log.warning(
+                "Job %s: the notification claim is no longer ours; not marking it %s", job_id, state
+            )
 
     def _refusal(
         self, job_id: str, job: JobId, new_status: str, allowed: list[str], exc: ClientError

@@ -158,6 +158,23 @@ class JobMetadataHook(AwsBaseHook):
             **fields,
         )
 
+    def claim_notification(self, job_id: str, outcome: str, token: str, *, lease_seconds: float) -> bool:
+        """Take the right to publish the job's notification (see ``JobTable.claim_notification``)."""
+        return self.table.claim_notification(job_id, outcome, token, lease_seconds=lease_seconds)
+
+    def settle_notification_claim(
+        self,
+        job_id: str,
+        outcome: str,
+        token: str,
+        state: str,
+        *,
+        details: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how the claimed publish went (see ``JobTable.settle_notification_claim``)."""
+        self.table.settle_notification_claim(job_id, outcome, token, state, details=details, error=error)
+
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         return self.table.get_job(job_id)
 
