@@ -20,7 +20,7 @@ Fails when: the object does not appear before the timeout, or the location is no
 **Register the job**: validate the jobspec, allocate the job id `<dataset>_<date>_<n>` in the job table.
 Job record: `CREATED`, or `SCHEDULE_FAILED` with the validation error (nothing else starts then).
 Retried (twice): one run gets one job id whatever its tries; an invalid jobspec fails at once. Also marks the
-dataset's orphans (CREATED for over 24 h: their run's registration died) `SCHEDULE_FAILED` with the reason.
+dataset's orphans (CREATED for over a week: their run's registration died) `SCHEDULE_FAILED` with the reason.
 XCom: the registration (`job_id`, `dataset`, normalised `jobspec`, `output_prefix`, `rdfox_log_uri`).
 """,
     "reason": """

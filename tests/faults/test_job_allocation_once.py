@@ -172,7 +172,7 @@ def test_orphan_of_a_gone_run_is_marked_failed_by_the_next_registration(
     hook = JobMetadataHook(aws_conn_id="aws_default")
     old = hook.allocate_job(dataset, dag_run_id="manual__long-gone")
     recent = hook.allocate_job(dataset, dag_run_id="manual__still-running")
-    _age(aws_world, old, dataset, hours=30)
+    _age(aws_world, old, dataset, hours=8 * 24)
 
     registration = _operator(monkeypatch).execute(aws_world.context(jobspec_uri=uri))
 
@@ -194,7 +194,7 @@ def test_jobs_orphans_cli_lists_and_marks_them(
     hook = JobMetadataHook(aws_conn_id="aws_default")
     old = hook.allocate_job(dataset, dag_run_id="manual__deleted-run")
     recent = hook.allocate_job(dataset, dag_run_id="manual__alive")
-    _age(aws_world, old, dataset, hours=48)
+    _age(aws_world, old, dataset, hours=8 * 24)
     capsys.readouterr()
 
     assert main(["jobs", "orphans", "--dataset", dataset]) == 0

@@ -20,7 +20,9 @@ from rdfox_pipeline.aws.job_table import (
 )
 from rdfox_pipeline.domain.statuses import JobStatus
 
-ORPHAN_AFTER = timedelta(hours=24)
+# A week: a run can queue for a pod slot for days (max_active_runs runs behind a small rdfox_pods pool, each
+# reasoning up to 48 h); a shorter bound would fail a live run's record under it.
+ORPHAN_AFTER = timedelta(days=7)
 
 
 def iter_orphans(

@@ -45,8 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     orphans.add_argument(
         "--older-than-hours",
         type=_positive_int,
-        default=24,
-        help="CREATED and not written for this long (default 24: far beyond a wait for a pod slot)",
+        default=None,
+        help="CREATED and not written for this long (default 168, a week: beyond any wait for a pod slot)",
     )
     orphans.add_argument(
         "--mark-failed", action="store_true", help="mark each SCHEDULE_FAILED with the reason"
@@ -159,10 +159,10 @@ def list_command(args: argparse.Namespace) -> int:
 def orphans_command(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from rdfox_pipeline.aws.job_orphans import fail_orphans, iter_orphans
+    from rdfox_pipeline.aws.job_orphans import ORPHAN_AFTER, fail_orphans, iter_orphans
 
     table = _table(args)
-    older_than = timedelta(hours=args.older_than_hours)
+    older_than = ORPHAN_AFTER if args.older_than_hours is None else timedelta(hours=args.older_than_hours)
     with _aws_errors(table):
         found = list(iter_orphans(table, dataset=args.dataset, older_than=older_than))
         for record in found:
