@@ -4,7 +4,8 @@ Every scenario is one task of one DAG run (`airflow dags test` runs the triggers
 for all of them, which keeps this module fast and, on a busy 2-core CI machine, far from any timeout. The
 scenarios: the unmodified deferrable ``KubernetesPodOperator`` given our manifest (success with
 publish-before-delete, failing RDFox, unmapped image) and the pipeline's ``RdfoxPodOperator`` (success with
-the job record, OOM kill, scheduling timeout -> INFERENCE_FAILED with the reason).
+the job record, OOM kill, scheduling timeout and unpullable images -> INFERENCE_FAILED with the reason and the
+Pending pod deleted, prepare failing -> its log in the task log and its last line in the record).
 
 Publish-before-finish is checked from the emulator's own records (audit log and container log timestamps),
 not from wall-clock sleeps: the assertion is about the order of events, whatever the machine's speed.
@@ -362,7 +363,10 @@ def test_failed_prepare_puts_its_log_in_the_task_log(runs: Runs, name: str, erro
     _assert_state(runs, name, "failed")
     record = runs.record(name)
     assert record["job_status"] == "INFERENCE_FAILED"
-    assert record["error_reason"].startswith("container prepare exited with status 1 (Error)")
+    # prepare's last log line, its termination message (FallbackToLogsOnError), says why.
+    reason = record["error_reason"]
+    assert reason.startswith("container prepare exited with status 1 (Error): prepare: error: "), reason
+    assert error in reason
     # prepare's own words (they are in no S3 object: publish never ran), in the task's log.
     lines = [line for line in runs.output.splitlines() if "[prepare]" in line and "prepare: error:" in line]
     assert any(error in line for line in lines), runs.output[-6000:]

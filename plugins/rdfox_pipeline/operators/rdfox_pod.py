@@ -55,7 +55,9 @@ def describe_pod_failure(pod: k8s.V1Pod | None, fallback: str) -> str:
                 term = state.terminated if state else None
                 if term is not None and term.exit_code not in (0, None):
                     reason = f" ({term.reason})" if term.reason else ""
-                    message = f": {term.message.strip()}" if term.message else ""
+                    # A log tail (FallbackToLogsOnError) ends with the error: keep its last line.
+                    last = (term.message or "").strip().splitlines()[-1:]
+                    message = f": {last[0].strip()}" if last else ""
                     return f"container {cs.name} exited with status {term.exit_code}{reason}{message}"
                 waiting = state.waiting if state else None
                 if waiting is not None and waiting.reason in _WAITING_FAILURES:
