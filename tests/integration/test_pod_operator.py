@@ -4,7 +4,8 @@ Every scenario is one task of one DAG run (`airflow dags test` runs the triggers
 for all of them, which keeps this module fast and, on a busy 2-core CI machine, far from any timeout. The
 scenarios: the unmodified deferrable ``KubernetesPodOperator`` given our manifest (success with
 publish-before-delete, failing RDFox, unmapped image) and the pipeline's ``RdfoxPodOperator`` (success with
-the job record, OOM kill, scheduling timeout -> INFERENCE_FAILED with the reason).
+the job record, OOM kill, scheduling timeout and unpullable images -> INFERENCE_FAILED with the reason and the
+Pending pod deleted, prepare failing -> its log in the task log and its last line in the record).
 
 Publish-before-finish is checked from the emulator's own records (audit log and container log timestamps),
 not from wall-clock sleeps: the assertion is about the order of events, whatever the machine's speed.
@@ -169,6 +170,19 @@ def runs(
             FILES,
             images={"prepare": "registry.example/not-mapped/prepare:9"},
         )
+        # The second init container's image (prepare has run) and the main container's image (the provider's
+        # own fail-fast path, not our init container watch): pods that can never start either.
+        add(
+            "rdfox_unmapped_rdfox_image",
+            "rdfox",
+            FILES,
+            images={"rdfox": "registry.example/not-mapped/rdfox:9"},
+        )
+        add("rdfox_unmapped_publish_image", "rdfox", FILES,
+            images={"publish": "registry.example/not-mapped/publish:9"})  # fmt: skip
+        # prepare fails: the dataset prefix holds no data, or the input bucket does not exist.
+        add("rdfox_prepare_no_data", "rdfox", {"DATASET.rdfoxjob.json": "{}", "notes.txt": "not data\n"})
+        add("rdfox_prepare_no_bucket", "rdfox", FILES, job_bucket=f"pod-missing-{uuid.uuid4().hex[:10]}")
 
         config_path = tmp / "pod-test.json"
         config_path.write_text(json.dumps({"tasks": tasks}))
@@ -274,18 +288,49 @@ def test_failing_rdfox_fails_the_job_with_the_exit_status_and_the_logs_diagnosis
     assert record["rdfox_log_uri"] == f"s3://{s.out_bucket}/{s.dataset}/{s.job_id}/rdfox.log"
 
 
-def test_image_pull_error_fails_the_job_with_the_reason(runs: Runs) -> None:
-    _assert_state(runs, "rdfox_unmapped_image", "failed")
-    record = runs.record("rdfox_unmapped_image")
+def _deletes(runs: Runs, pod: str) -> list[dict[str, Any]]:
+    return [e for e in runs.emulator.audit()
+            if e["method"] == "DELETE" and e["path"].split("?")[0].endswith(f"/pods/{pod}")]  # fmt: skip
+
+
+def _assert_pod_deleted(runs: Runs, name: str) -> None:
+    """The operator deleted the pod (the emulator's audit has the DELETE) and it is gone from the cluster."""
+    from kubernetes.client.exceptions import ApiException
+
+    pod = runs.pod_name(name)
+    deletes = _deletes(runs, pod)
+    assert [e["code"] for e in deletes] == [200], f"{name}: {pod} was not deleted: {deletes}"
+    assert deletes[0]["phase"] == "Pending"  # deleted while it still waited to start
+    with pytest.raises(ApiException) as gone:
+        runs.emulator.client().read_namespaced_pod(pod, "rdfox")
+    assert gone.value.status == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "container", "image"),
+    [
+        ("rdfox_unmapped_image", "prepare", "registry.example/not-mapped/prepare:9"),
+        ("rdfox_unmapped_rdfox_image", "rdfox", "registry.example/not-mapped/rdfox:9"),
+        ("rdfox_unmapped_publish_image", "base", "registry.example/not-mapped/publish:9"),
+    ],
+)
+def test_image_pull_error_fails_the_job_with_the_reason_and_deletes_the_pod(
+    runs: Runs, name: str, container: str, image: str
+) -> None:
+    _assert_state(runs, name, "failed")
+    record = runs.record(name)
     assert record["job_status"] == "INFERENCE_FAILED"
     reason = record["error_reason"]  # the kubelet says ErrImagePull first, ImagePullBackOff after a retry
     assert reason.startswith(
         (
-            "container prepare could not start (ErrImagePull",
-            "container prepare could not start (ImagePullBackOff",
+            f"container {container} could not start (ErrImagePull",
+            f"container {container} could not start (ImagePullBackOff",
         )
-    )
-    assert "registry.example/not-mapped/prepare:9" in record["error_reason"]
+    ), reason
+    assert image in reason
+    assert reason.endswith(f"; pod {runs.pod_name(name)} deleted: still Pending when the task ended")
+    # A pod waiting on an image keeps its node's requests reserved: it must not outlive the task.
+    _assert_pod_deleted(runs, name)
 
 
 def test_oom_killed_rdfox_fails_the_job_with_the_reason(runs: Runs) -> None:
@@ -301,6 +346,32 @@ def test_scheduling_timeout_fails_the_job_with_the_scheduler_reason(runs: Runs) 
     assert record["job_status"] == "INFERENCE_FAILED"
     assert "could not be scheduled (Unschedulable" in record["error_reason"]
     assert "Insufficient cpu" in record["error_reason"]
+    assert record["error_reason"].endswith(
+        f"; pod {runs.pod_name('rdfox_unschedulable')} deleted: still Pending when the task ended"
+    )
+    _assert_pod_deleted(runs, "rdfox_unschedulable")
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("rdfox_prepare_no_data", "holds no data files"),
+        ("rdfox_prepare_no_bucket", "NoSuchBucket"),
+    ],
+)
+def test_failed_prepare_puts_its_log_in_the_task_log(runs: Runs, name: str, error: str) -> None:
+    _assert_state(runs, name, "failed")
+    record = runs.record(name)
+    assert record["job_status"] == "INFERENCE_FAILED"
+    # prepare's last log line, its termination message (FallbackToLogsOnError), says why.
+    reason = record["error_reason"]
+    assert reason.startswith("container prepare exited with status 1 (Error): prepare: error: "), reason
+    assert error in reason
+    # prepare's own words (they are in no S3 object: publish never ran), in the task's log.
+    lines = [line for line in runs.output.splitlines() if "[prepare]" in line and "prepare: error:" in line]
+    assert any(error in line for line in lines), runs.output[-6000:]
+    # A failed pod is kept for diagnosis (it holds no resources once its containers ended).
+    assert not _deletes(runs, runs.pod_name(name))
 
 
 CLI = str(Path(sys.executable).with_name("rdfox-pipeline"))

@@ -58,3 +58,21 @@ def test_pod_level_reason_and_fallback() -> None:
     assert describe_pod_failure(pod, "x") == "pod Failed: DeadlineExceeded Pod was active too long"
     assert describe_pod_failure(None, "the operator's message") == "the operator's message"
     assert describe_pod_failure(_pod(phase="Running"), "fallback") == "fallback"
+
+
+def test_a_log_tail_termination_message_gives_its_last_line() -> None:
+    # FallbackToLogsOnError (prepare): the message is the container's last log lines; the error is the last.
+    state = k8s.V1ContainerState(
+        terminated=k8s.V1ContainerStateTerminated(
+            exit_code=1,
+            reason="Error",
+            message="prepare: ignoring 'a.txt'\nprepare: error: s3://b/DS/ is empty\n",
+        )
+    )
+    status = k8s.V1ContainerStatus(
+        name="prepare", state=state, image="i", image_id="", ready=False, restart_count=0
+    )
+    pod = _pod(phase="Failed", init_container_statuses=[status])
+    assert describe_pod_failure(pod, "x") == (
+        "container prepare exited with status 1 (Error): prepare: error: s3://b/DS/ is empty"
+    )

@@ -517,18 +517,19 @@ class PodRunner:
             return None
         exit_code = code if code >= 0 else 128 - code
         reason = "OOMKilled" if oom else ("Completed" if exit_code == 0 else "Error")
+        terminated = {
+            "exitCode": exit_code,
+            "reason": reason,
+            "startedAt": started,
+            "finishedAt": rfc3339(),
+            "containerID": container_id,
+        }
+        if exit_code != 0 and container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+            terminated["message"] = self._log_tail(cname)
         self._set_container(
             init,
             cname,
-            {
-                "terminated": {
-                    "exitCode": exit_code,
-                    "reason": reason,
-                    "startedAt": started,
-                    "finishedAt": rfc3339(),
-                    "containerID": container_id,
-                }
-            },
+            {"terminated": terminated},
             ready=False,
             started=False,
         )
@@ -555,6 +556,15 @@ class PodRunner:
             )
         argv[0] = program
         return argv
+
+    def _log_tail(self, cname: str) -> str:
+        """The log tail a kubelet keeps under FallbackToLogsOnError: last 80 lines, at most 2048 bytes."""
+        try:
+            lines = self.log_path(cname).read_bytes().splitlines()[-80:]
+        except FileNotFoundError:
+            return ""
+        text = b"\n".join(line.split(b" ", 1)[-1] for line in lines)  # without the stored timestamps
+        return text[-2048:].decode("utf-8", errors="replace")
 
     def _pump_logs(self, proc: subprocess.Popen, cname: str) -> None:
         assert proc.stdout is not None

@@ -12,7 +12,8 @@
 
 The pod itself comes from ``build_pod_manifest(jobspec, job_id, settings)``. Job record: SCHEDULED (with the
 pod name) once the pod exists, the worker's instance type when known, INFERENCE_FAILED with the reason when
-the pod fails (a failed step, OOM kill, image pull error, scheduling timeout).
+the pod fails (a failed step, OOM kill, image pull error, scheduling timeout). A pod still Pending when the
+task ends is deleted (it would never start); the init containers' logs reach the task log (docs/pod.md).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.eks import EksPodOperator
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.utils.pod_manager import OnFinishAction, PodPhase
 
 from rdfox_pipeline.links import JobOutputsLink, RdfoxPodLink
 
@@ -38,6 +40,8 @@ _WAITING_FAILURES = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CrashLoopBackOff"}
 )
 _MAX_REASON = 1000
+# The trigger events after which the provider writes the base container's logs (and so we the init ones').
+_FINAL_EVENTS = frozenset({"error", "failed", "timeout", "success"})
 MAX_REASONING_SECONDS = 7 * 24 * 3600  # without an execution_timeout: a week, then the pod is given up
 
 
@@ -51,7 +55,9 @@ def describe_pod_failure(pod: k8s.V1Pod | None, fallback: str) -> str:
                 term = state.terminated if state else None
                 if term is not None and term.exit_code not in (0, None):
                     reason = f" ({term.reason})" if term.reason else ""
-                    message = f": {term.message.strip()}" if term.message else ""
+                    # A log tail (FallbackToLogsOnError) ends with the error: keep its last line.
+                    last = (term.message or "").strip().splitlines()[-1:]
+                    message = f": {last[0].strip()}" if last else ""
                     return f"container {cs.name} exited with status {term.exit_code}{reason}{message}"
                 waiting = state.waiting if state else None
                 if waiting is not None and waiting.reason in _WAITING_FAILURES:
@@ -65,6 +71,18 @@ def describe_pod_failure(pod: k8s.V1Pod | None, fallback: str) -> str:
         if status.reason or status.message:
             return f"pod {status.phase or 'failed'}: {status.reason or ''} {status.message or ''}".strip()
     return fallback
+
+
+def _init_containers_that_ran(pod: k8s.V1Pod, requested: Any) -> list[str]:
+    """Names of the requested init containers (True = all, a name, or names) that started, in spec order."""
+    spec = getattr(getattr(pod, "spec", None), "init_containers", None) or []
+    names = [c.name for c in spec]
+    if requested is not True:
+        wanted = {requested} if isinstance(requested, str) else set(requested or ())
+        names = [n for n in names if n in wanted]
+    statuses = getattr(getattr(pod, "status", None), "init_container_statuses", None) or []
+    ran = {cs.name for cs in statuses if cs.state and (cs.state.running or cs.state.terminated)}
+    return [n for n in names if n in ran]
 
 
 def _one_line(text: str) -> str:
@@ -93,13 +111,17 @@ class RdfoxPodOperator(EksPodOperator):
         kwargs.setdefault("deferrable", True)
         kwargs.setdefault("get_logs", True)
         kwargs.setdefault("do_xcom_push", False)
-        # Failed pods are kept for diagnosis; succeeded ones are deleted (their outputs are in S3).
+        # Failed pods are kept for diagnosis; succeeded ones are deleted (their outputs are in S3), and so
+        # are pods still Pending when the task ends (process_pod_deletion).
         kwargs.setdefault("on_finish_action", "delete_succeeded_pod")
+        # prepare's and rdfox's own output: a failed prepare publishes nothing, its log is the diagnosis.
+        kwargs.setdefault("init_container_logs", True)
         # A retry reattaches to the job's pod instead of starting a second one: the provider's default on
         # every Airflow we support, under a name that differs by version (rdfox_pipeline.compat).
         super().__init__(cluster_name="", aws_conn_id=aws_conn_id, **kwargs)
         self.registration = registration
         self._settings: Settings | None = None
+        self._deleted_pending_pod: str | None = None
 
     # -- what to run ---------------------------------------------------------------------------------------
 
@@ -207,11 +229,60 @@ class RdfoxPodOperator(EksPodOperator):
             raise
 
     def _finish(self, context: Context, event: dict[str, Any]) -> Any:
+        if event.get("status") in _FINAL_EVENTS:
+            self._write_init_container_logs(event)
         result = KubernetesPodOperator.trigger_reentry(self, context, event)
         # Only reached when the pod succeeded (a failed pod raised above).
         self._record_node_type()
         self._start_endpoint_if_asked()
         return result
+
+    def _write_init_container_logs(self, event: dict[str, Any]) -> None:
+        """The requested init containers' logs, as the provider's synchronous route streams them.
+
+        The provider honours ``init_container_logs`` only when it runs synchronously; a deferred task comes
+        back here and would log the base container alone. Only containers that ran have a log to read.
+        """
+        if not self.init_container_logs:
+            return
+        try:
+            pod = self.hook.get_pod(event["name"], event["namespace"])
+            for name in _init_containers_that_ran(pod, self.init_container_logs):
+                self.pod_manager.fetch_container_logs(pod=pod, container_name=name, follow=False)
+        except Exception as exc:  # the logs are diagnosis: never let reading them hide the pod's outcome
+            self.log.warning("Could not read the init container logs of pod %s: %s", event.get("name"), exc)
+
+    # -- a pod that would wait forever ---------------------------------------------------------------------
+
+    def process_pod_deletion(self, pod: k8s.V1Pod, *, reraise: bool = True) -> bool:
+        """The provider's rule, plus: a pod still Pending when the task ends is deleted.
+
+        Pending at this point means it could not be scheduled, or a container never started (image pull
+        error, missing secret) and the wait timed out: nothing will ever watch it again, and a pod bound to
+        a node keeps that node's requests reserved. Failed pods stay (their containers hold nothing).
+        """
+        if pod is None or self.on_finish_action == OnFinishAction.KEEP_POD:
+            return super().process_pod_deletion(pod, reraise=reraise)
+        try:  # the caller's copy may be stale (the synchronous route reads it once, at creation)
+            current = self.pod_manager.read_pod(pod)
+        except Exception:
+            current = pod
+        if getattr(current.status, "phase", None) != PodPhase.PENDING:
+            return super().process_pod_deletion(current, reraise=reraise)
+        self.log.warning(
+            "Deleting pod %s: still Pending as the task ends (%s)",
+            pod.metadata.name,
+            describe_pod_failure(current, fallback="no container started"),
+        )
+        try:
+            self.pod_manager.delete_pod(current)
+        except Exception:
+            if reraise:
+                raise
+            self.log.exception("Could not delete pod %s", pod.metadata.name)
+            return False
+        self._deleted_pending_pod = pod.metadata.name
+        return True
 
     # -- the kept-up endpoint ------------------------------------------------------------------------------
 
@@ -289,9 +360,14 @@ class RdfoxPodOperator(EksPodOperator):
         try:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             reason = describe_pod_failure(self.pod, fallback=first_line)
-            diagnosis, log_uri = self._log_diagnosis()
+            # A pod deleted while Pending never ran publish: there is no rdfox.log to look for.
+            diagnosis, log_uri = (None, None) if self._deleted_pending_pod else self._log_diagnosis()
             if diagnosis:
                 reason = f"{reason}; rdfox.log: {diagnosis}"
+            if self._deleted_pending_pod:
+                reason = (
+                    f"{reason}; pod {self._deleted_pending_pod} deleted: still Pending when the task ended"
+                )
             self._hook().record_status(
                 self.job_id,
                 "INFERENCE_FAILED",

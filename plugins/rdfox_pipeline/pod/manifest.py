@@ -141,6 +141,8 @@ def build_pod_manifest(jobspec: JobSpec, job_id: str, settings: Settings) -> dic
         "image": _pick(images.prepare, settings.prepare_image),
         "imagePullPolicy": "IfNotPresent",
         "command": ["python", "-m", "rdfox_local.steps.prepare"],
+        # A failed prepare's last log lines become its termination message, so the job record says why.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "env": _env(
             JOB_BUCKET=job_bucket,
             DATASET=jobspec.dataset,
