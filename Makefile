@@ -39,16 +39,16 @@ $(COMPAT_STAMP): pyproject.toml $(MWAA_CONSTRAINTS) | $(STAMP)
 
 # Everything on the newest supported Airflow; the MWAA bundle's own checks run in test-compat.
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m 'not mwaa' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m 'not mwaa' $(PYTEST_ARGS)
 
 # The tier to run before every commit: everything not marked slow, e2e or mwaa (about 2 minutes on 2 cores).
 test-fast: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m 'not slow and not e2e and not mwaa' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m 'not slow and not e2e and not mwaa' $(PYTEST_ARGS)
 
 # DAG parsing, plugin loading, the operators' tests, jobs under a real scheduler and triggerer, and one whole
 # job from the MWAA bundle, under MWAA's Airflow on MWAA's Python (the tests marked compat or mwaa).
 test-compat: install-compat
-	$(COMPAT_VENV)/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m 'compat or mwaa' $(PYTEST_ARGS)
+	$(COMPAT_VENV)/bin/python -m pytest -n 2 --dist loadfile -m 'compat or mwaa' $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -35,30 +35,6 @@ os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # moto's dummy credentials
 os.environ["AWS_DEFAULT_REGION"] = TEST_REGION
 
 
-# The longest modules (whole jobs, live schedulers) first: `--dist loadfile` hands files out in collection
-# order (the Makefile turns xdist's reorder-by-test-count off), so a long module started last would leave the
-# other worker idle at the end. Measured with --durations (docs/testing.md); others keep their order.
-SLOWEST_MODULES_FIRST = (
-    "tests/faults/test_live_airflow.py",
-    "tests/e2e/test_scheduler_e2e.py",
-    "tests/e2e/test_pipeline_e2e.py",
-    "tests/integration/test_pod_operator.py",
-    "tests/integration/test_local_pool.py",
-    "tests/e2e/test_legacy_jobspec_e2e.py",
-    "tests/e2e/test_legacy_e2e.py",
-    "tests/integration/test_notifications.py",
-    "tests/integration/test_neptune_airflow.py",
-    "tests/faults/test_job_allocation_once.py",
-    "tests/integration/test_job_metadata.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    rank = {path: i for i, path in enumerate(SLOWEST_MODULES_FIRST)}
-    # A stable sort: every other module keeps its collected place.
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
-
-
 def free_port() -> int:
     """A TCP port that was free on loopback a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
