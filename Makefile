@@ -41,7 +41,7 @@ $(COMPAT_STAMP): pyproject.toml $(MWAA_CONSTRAINTS) | $(STAMP)
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m 'not mwaa' $(PYTEST_ARGS)
 
-# The tier to run before every commit: everything not marked slow, e2e or mwaa (about 2 minutes on 2 cores).
+# The tier to run before every commit: everything not marked slow, e2e or mwaa (under 3 minutes on 2 cores).
 test-fast: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m 'not slow and not e2e and not mwaa' $(PYTEST_ARGS)
 
