@@ -97,26 +97,18 @@ class NeptuneBulkLoadOperator(BaseOperator):
         return NeptuneLoaderHook(self.neptune_conn_id, cluster_endpoint=cluster_endpoint)
 
     # -- parameters -------------------------------------------------------------------------------------
-    def _jobspec(self, record: Mapping[str, Any] | None) -> Any:
-        raw = (record or {}).get("jobspec")
-        if raw in (None, "", {}):
-            return None
-        from rdfox_pipeline.domain.jobspec import JobSpecError, parse_jobspec
-
-        try:
-            return parse_jobspec(raw)
-        except JobSpecError as exc:
-            raise AirflowException(f"job {self.job_id}: its recorded jobspec is invalid: {exc}") from None
-
     def job_settings(self, record: Mapping[str, Any] | None) -> Any:
         """The settings this job runs with: its jobspec's per-job overrides > SSM > environment > defaults."""
         from rdfox_pipeline.aws.settings_loader import load_settings
+        from rdfox_pipeline.sensors.neptune_load_status import recorded_jobspec
 
-        return load_settings(self._jobspec(record), aws_conn_id=self.aws_conn_id)
+        return load_settings(recorded_jobspec(record), aws_conn_id=self.aws_conn_id)
 
     def load_parameters(self, record: Mapping[str, Any] | None) -> dict[str, Any]:
         """Neptune's POST /loader body for this job (settings < jobspec overrides < operator arguments)."""
-        jobspec = self._jobspec(record)
+        from rdfox_pipeline.sensors.neptune_load_status import recorded_jobspec
+
+        jobspec = recorded_jobspec(record)
         settings = self.job_settings(record)
         source = self.source
         if not source:

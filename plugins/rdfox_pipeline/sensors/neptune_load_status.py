@@ -129,7 +129,7 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
             from rdfox_pipeline.aws.settings_loader import load_settings
 
             record = self._metadata().get_job(self.job_id) if self.job_id else None
-            self._settings = load_settings(_recorded_jobspec(record), aws_conn_id=self.aws_conn_id)
+            self._settings = load_settings(recorded_jobspec(record), aws_conn_id=self.aws_conn_id)
         return self._settings
 
     def _apply_wait_settings(self) -> None:
@@ -303,7 +303,7 @@ def _utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
-def _recorded_jobspec(record: Mapping[str, Any] | None) -> Any:
+def recorded_jobspec(record: Mapping[str, Any] | None) -> Any:
     """The job's recorded jobspec (its per-job setting overrides), or None."""
     raw = (record or {}).get("jobspec")
     if raw in (None, "", {}):
