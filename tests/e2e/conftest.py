@@ -1,4 +1,4 @@
-"""End-to-end fixtures: the local stack (rdfox_local.stack) once per module, and a way to run one job."""
+"""End-to-end fixtures: the local stack (rdfox_local.stack), once per test process, and how to run a job."""
 
 from __future__ import annotations
 
@@ -74,9 +74,10 @@ class Stack:
         return self.http_json(self.neptune_url + "/_emulator/stats")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The whole local stack, started through the same code as `rdfox-pipeline local up`."""
+    """The whole local stack, started through the same code as `rdfox-pipeline local up`: once per test
+    process (xdist worker), shared by the e2e modules, each of which uses datasets of its own."""
     from rdfox_local.stack.demo import Demo
     from rdfox_local.stack.stack import LocalStack
 
