@@ -30,7 +30,8 @@ JOB_ID = "DATASET_2024-05-01_000"
 SPEC = {"dataset": "DATASET", "job_bucket": "in-bucket", "output_bucket": "out-bucket"}
 # Volume types the restricted profile allows (Kubernetes docs, "Pod Security Standards", Restricted).
 RESTRICTED_VOLUMES = {
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
+    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected",
+    "secret",
 }  # fmt: skip
 
 
@@ -155,7 +156,7 @@ def test_endpoint_credentials_come_from_its_own_secret() -> None:
 
 def test_endpoint_secret_holds_the_given_credentials_and_names_its_job() -> None:
     pod = _endpoint()
-    secret = build_endpoint_secret(pod, role="rdfox-1a2b3c4d", password="pw-not-logged")  # noqa: S106
+    secret = build_endpoint_secret(pod, role="rdfox-1a2b3c4d", password="pw-not-logged")
     kubernetes_validate.validate(secret, K8S_VERSION, strict=True)
     assert secret["metadata"]["name"] == pod["metadata"]["name"]
     assert secret["metadata"]["namespace"] == pod["metadata"]["namespace"]

@@ -253,7 +253,7 @@ SETTINGS: Mapping[str, SettingDefinition] = _defs(
         "POD_DATA_VOLUME_LIMIT", "20Gi", parse_storage, "sizeLimit of the pods' /data emptyDir", False
     ),
     SettingDefinition(
-        "POD_OUTPUT_VOLUME_LIMIT", "5Gi", parse_storage, "sizeLimit of the batch pod's /output emptyDir", False
+        "POD_OUTPUT_VOLUME_LIMIT", "5Gi", parse_storage, "sizeLimit of the batch pod's /output", False
     ),
     SettingDefinition(
         "RDFOX_MAX_ENDPOINTS", 5, _int_parser(0, 100), "kept RDFox endpoints alive at once (0: none)", False
