@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import time
 import uuid
@@ -186,3 +187,43 @@ def test_reaper_deletes_expired_endpoints_with_their_secrets(
     assert _missing(lambda: core.read_namespaced_pod(started.name, namespace))
     assert _missing(lambda: core.read_namespaced_secret(started.name, namespace))
     assert _missing(lambda: networking.read_namespaced_network_policy(started.name, namespace))
+
+
+def test_operator_refuses_a_keep_endpoint_job_at_the_cap_before_its_pod_starts(
+    k8s_emulator: K8sEmulator, published: str, moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rdfox_pipeline.aws.job_table import JobTable
+    from rdfox_pipeline.aws.settings_loader import clear_settings_cache
+    from rdfox_pipeline.operators.rdfox_pod import EndpointCapRefused, RdfoxPodOperator
+
+    namespace, table_name = f"ep-{uuid.uuid4().hex[:6]}", f"jobs-{uuid.uuid4().hex[:8]}"
+    for name, value in {"AWS_ENDPOINT_URL": moto_server, "JOB_TABLE_NAME": table_name,
+                        "AWS_DEFAULT_REGION": TEST_REGION, "KUBERNETES_NAMESPACE": namespace,
+                        "RDFOX_MAX_ENDPOINTS": "1", "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+                            {"conn_type": "aws", "login": "testing", "password": "testing",
+                             "extra": {"endpoint_url": moto_server, "region_name": TEST_REGION}})}.items():
+        monkeypatch.setenv(name, value)  # fmt: skip
+    clear_settings_cache()
+    table = JobTable(boto3.client("dynamodb"), table_name=table_name, delimiter="_")
+    table.create_table_if_missing()
+    core, networking = _apis(k8s_emulator)
+    start_endpoint(core, networking, *_job(published, moto_server, namespace))  # the one the cap allows
+
+    def operator(keep: bool) -> tuple[RdfoxPodOperator, str]:
+        spec = {"dataset": "CAPPED", "output_bucket": published, "rdfox": {"keep_endpoint": keep}}
+        job_id = table.allocate_job("CAPPED", jobspec=spec)
+        return RdfoxPodOperator(task_id="reason", registration={"job_id": job_id, "jobspec": spec}), job_id
+
+    kept, job_id = operator(True)
+    with pytest.raises(EndpointCapRefused, match="RDFOX_MAX_ENDPOINTS cap is 1") as refused:
+        kept._refuse_endpoint_over_cap(namespace)
+    kept._record_failure(refused.value)
+    record = table.get_job(job_id) or {}
+    assert record["job_status"] == "SCHEDULE_FAILED"
+    assert "RDFOX_MAX_ENDPOINTS cap is 1" in record["error_reason"]
+    plain, _ = operator(False)
+    plain._refuse_endpoint_over_cap(namespace)  # a job that does not keep its endpoint is not counted
+    # A retry whose job already has its pod reattaches to it: not refused.
+    retry, retry_id = operator(True)
+    table.record_status(retry_id, "SCHEDULED", pod_name="capped-pod")
+    retry._refuse_endpoint_over_cap(namespace)
