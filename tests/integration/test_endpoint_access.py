@@ -10,9 +10,13 @@ import base64
 import hashlib
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -175,6 +179,26 @@ def test_endpoints_alive_are_capped_and_batch_pods_do_not_count(
         start_endpoint(core, networking, *_job(published, moto_server, namespace, RDFOX_MAX_ENDPOINTS="0"))
 
 
+def test_an_ended_endpoint_of_the_job_makes_way_for_a_new_one(
+    k8s_emulator_process: K8sEmulator, published: str, moto_server: str
+) -> None:
+    core, networking = _apis(k8s_emulator_process)
+    namespace = f"ep-{uuid.uuid4().hex[:6]}"
+    manifest, settings = _job(published, moto_server, namespace)
+    manifest["spec"]["activeDeadlineSeconds"] = 1  # ends as its TTL would, leaving pod and Secret behind
+    first = start_endpoint(core, networking, manifest, settings)
+    deadline = time.monotonic() + 30
+    while core.read_namespaced_pod(first.name, namespace).status.phase != "Failed":
+        assert time.monotonic() < deadline, "the endpoint did not end at its deadline"
+        time.sleep(0.2)
+    old_password = core.read_namespaced_secret(first.name, namespace).data["password"]
+    manifest["spec"]["activeDeadlineSeconds"] = 3600
+    again = start_endpoint(core, networking, manifest, settings)
+    assert again.name == first.name
+    assert core.read_namespaced_pod(again.name, namespace).status.phase != "Failed"
+    assert core.read_namespaced_secret(again.name, namespace).data["password"] != old_password
+
+
 def test_reaper_deletes_expired_endpoints_with_their_secrets(
     k8s_emulator_process: K8sEmulator, published: str, moto_server: str
 ) -> None:
@@ -227,3 +251,49 @@ def test_operator_refuses_a_keep_endpoint_job_at_the_cap_before_its_pod_starts(
     retry, retry_id = operator(True)
     table.record_status(retry_id, "SCHEDULED", pod_name="capped-pod")
     retry._refuse_endpoint_over_cap(namespace)
+
+
+CLI = str(Path(sys.executable).with_name("rdfox-pipeline"))
+
+
+def test_cli_starts_an_endpoint_with_its_secret_and_deletes_both(
+    k8s_emulator_process: K8sEmulator, published: str, moto_server: str, tmp_path: Path
+) -> None:
+    core, networking = _apis(k8s_emulator_process)
+    namespace = f"ep-{uuid.uuid4().hex[:6]}"
+    manifest, _ = _job(published, moto_server, namespace)
+    job_id = manifest["metadata"]["annotations"]["rdfox-pipeline/job-id"]
+    jobspec = tmp_path / "job.rdfoxjob.json"
+    jobspec.write_text(json.dumps({"dataset": job_id.split("_")[0], "output_bucket": published,
+                                   "images": {"rdfox": SHOWS_CREDENTIALS}}))  # fmt: skip
+    env = {**os.environ, "AWS_DEFAULT_REGION": TEST_REGION, "RDFOX_MAX_ENDPOINTS": "1"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [CLI, "endpoint", *args, "--kubeconfig", str(k8s_emulator_process.kubeconfig),
+             "--namespace", namespace],
+            capture_output=True, text=True, timeout=60, check=False, env=env,
+        )  # fmt: skip
+
+    started = cli("start", str(jobspec), "--job-id", job_id)
+    assert started.returncode == 0, started.stderr
+    name = manifest["metadata"]["name"]
+    password = base64.b64decode(core.read_namespaced_secret(name, namespace).data["password"]).decode()
+    assert password not in started.stdout + started.stderr
+    assert (
+        f"password: kubectl get secret -n {namespace} {name} -o jsonpath='{{.data.password}}' | base64 -d"
+        in started.stdout
+    )
+    again = cli("start", str(jobspec), "--job-id", job_id)
+    assert again.returncode == 2 and "the endpoint of this job already runs" in again.stderr
+    other, _ = _job(published, moto_server, namespace)
+    other_id = other["metadata"]["annotations"]["rdfox-pipeline/job-id"]
+    jobspec.write_text(json.dumps({"dataset": other_id.split("_")[0], "output_bucket": published}))
+    capped = cli("start", str(jobspec), "--job-id", other_id)  # the cap (1) is reached
+    assert capped.returncode == 2 and "RDFOX_MAX_ENDPOINTS cap is 1" in capped.stderr, capped.stderr
+    deleted = cli("delete", job_id)
+    assert deleted.returncode == 0, deleted.stderr
+    assert _missing(lambda: core.read_namespaced_secret(name, namespace))
+    assert _missing(lambda: networking.read_namespaced_network_policy(name, namespace))
+    reaped = cli("reap")
+    assert reaped.returncode == 0 and "0 endpoint(s) reaped" in reaped.stdout, reaped.stderr

@@ -32,6 +32,10 @@ class EndpointCapReached(RuntimeError):
     """RDFOX_MAX_ENDPOINTS endpoints are alive already: no new one may start."""
 
 
+class EndpointAlreadyRunning(RuntimeError):
+    """The job's endpoint is up already."""
+
+
 @dataclass(frozen=True)
 class StartedEndpoint:
     name: str  # the pod's, its Secret's and its NetworkPolicy's
@@ -75,6 +79,23 @@ def check_endpoint_cap(core: Any, namespace: str, settings: Settings) -> None:
         )
 
 
+def _clear_ended(core: Any, networking: Any, namespace: str, name: str) -> None:
+    """Make way for the job's endpoint: an ended one of the same job is deleted, a live one refuses."""
+    try:
+        pod = core.read_namespaced_pod(name, namespace)
+    except Exception as exc:
+        if _status(exc) != 404:
+            raise
+        pod = None
+    if pod is not None and _phase(pod) not in _ENDED_PHASES:
+        raise EndpointAlreadyRunning(
+            f"the endpoint of this job already runs ({namespace}/{name}); end it first with "
+            f"`rdfox-pipeline endpoint delete JOB_ID`"
+        )
+    # An ended pod, or what a failed start left behind: all of it is this job's, by its name.
+    delete_endpoint(core, networking, namespace, name)
+
+
 def _owner_reference(pod: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "name": pod.metadata.name, "uid": pod.metadata.uid}
 
@@ -88,6 +109,7 @@ def start_endpoint(
     """Check the cap, then create Secret, NetworkPolicy and pod; on failure nothing of it is left."""
     meta = manifest["metadata"]
     name, namespace = meta["name"], meta["namespace"]
+    _clear_ended(core, networking, namespace, name)
     check_endpoint_cap(core, namespace, settings)
     role = f"rdfox-{secrets.token_hex(4)}"
     secret = build_endpoint_secret(manifest, role=role, password=secrets.token_urlsafe(24))
