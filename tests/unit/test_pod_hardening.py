@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 from rdfox_pipeline.domain.jobspec import JobSpecError, parse_jobspec
 from rdfox_pipeline.domain.settings import SettingsError, resolve_settings
 from rdfox_pipeline.domain.validators import quantity_bytes
@@ -196,3 +198,40 @@ def test_endpoint_pod_names_do_not_collide_across_datasets(first: str, second: s
     for name in (endpoint_pod_name(first), endpoint_pod_name(second)):
         assert len(name) <= 63 and name.endswith("-endpoint") and name[0].isalnum()
     assert endpoint_pod_name(first) == endpoint_pod_name(first)  # stable: `endpoint delete` finds it again
+
+
+DEPLOY_NAMESPACE = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "rdfox-namespace.yaml"
+
+
+def _deploy() -> dict[str, dict[str, Any]]:
+    docs = [d for d in yaml.safe_load_all(DEPLOY_NAMESPACE.read_text()) if d]
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    return {d["kind"]: d for d in docs}
+
+
+def test_deploy_namespace_enforces_restricted_and_bounds_its_pods() -> None:
+    kinds = _deploy()
+    labels = kinds["Namespace"]["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    namespace = kinds["Namespace"]["metadata"]["name"]
+    assert kinds["ResourceQuota"]["metadata"]["namespace"] == kinds["LimitRange"]["metadata"]["namespace"]
+    assert kinds["ResourceQuota"]["metadata"]["namespace"] == namespace
+    hard = kinds["ResourceQuota"]["spec"]["hard"]
+    for resource in ("cpu", "memory", "ephemeral-storage"):
+        assert f"requests.{resource}" in hard and f"limits.{resource}" in hard
+    [container_limits] = [lim for lim in kinds["LimitRange"]["spec"]["limits"] if lim["type"] == "Container"]
+    # The pods rendered with the default settings fit the LimitRange's per-container maximum.
+    for pod in (_batch(), _endpoint()):
+        for container in _containers(pod):
+            for resource, value in container["resources"]["limits"].items():
+                maximum = container_limits["max"][resource]
+                assert quantity_bytes(value) <= quantity_bytes(maximum), (container["name"], resource)
+
+
+def test_deploy_role_may_create_and_delete_secrets_but_never_read_them() -> None:
+    rules = _deploy()["Role"]["rules"]
+    verbs = {verb for rule in rules if "secrets" in rule["resources"] for verb in rule["verbs"]}
+    assert verbs == {"create", "delete"}  # no get/list/watch, and no patch (its answer is the Secret)
+    policies = {verb for rule in rules if "networkpolicies" in rule["resources"] for verb in rule["verbs"]}
+    assert policies == {"create", "patch", "delete"}

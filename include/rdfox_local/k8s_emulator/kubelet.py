@@ -38,6 +38,7 @@ NODE_NAME = "emulated-node"
 NODE_IP = "127.0.0.1"
 MEMORY_POLL_SECONDS = 0.2
 PULL_BACKOFF_SECONDS = 1.0
+CONFIG_RETRY_SECONDS = 1.0
 _VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 
 
@@ -452,15 +453,22 @@ class PodRunner:
         container_dir = self.pod_dir / "containers" / cname
         shims = spec.write_shims(container_dir / "bin")
         path_map = PathMap({**mounts, **{p: s for p, s in shims.items() if p.startswith("/")}})
-        try:
-            env = self._container_env(container, path_map)
-        except ContainerConfigError as exc:
-            self._event("Failed", f"Error: {exc}", warning=True, field_path=field_path)
-            self._set_container(
-                init, cname, {"waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}}
-            )
-            self.stopping.wait()
-            return None
+        failed_before = False
+        while True:  # as a kubelet does, retry: a Secret created after the pod is picked up
+            try:
+                env = self._container_env(container, path_map)
+                break
+            except ContainerConfigError as exc:
+                if not failed_before:
+                    self._event("Failed", f"Error: {exc}", warning=True, field_path=field_path)
+                    self._set_container(
+                        init,
+                        cname,
+                        {"waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}},
+                    )
+                    failed_before = True
+                if self.stopping.wait(CONFIG_RETRY_SECONDS):
+                    return None
         env["PATH"] = f"{container_dir / 'bin'}{os.pathsep}{env['PATH']}"
         image_id = "emulated://sha256:" + hashlib.sha256(image.encode()).hexdigest()
         container_id = f"emulated://{uuid.uuid4().hex}"

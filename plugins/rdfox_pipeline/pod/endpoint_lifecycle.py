@@ -1,8 +1,8 @@
 """Start, count, delete and reap kept RDFox endpoints: the pod with its own Secret and NetworkPolicy.
 
 One code path for the pipeline's pod operator and the ``rdfox-pipeline endpoint`` verbs. The Secret (a
-random role and password drawn here, never logged or returned) and the NetworkPolicy are created before the
-pod and then owner-referenced to it, so Kubernetes' garbage collector deletes them with the pod whoever
+random role and password drawn here, never logged or returned) and the NetworkPolicy that come with each
+endpoint pod are owner-referenced to it, so Kubernetes' garbage collector deletes them with the pod whoever
 deletes it; ``delete_endpoint`` deletes them itself too, for a cluster whose collector lags.
 
 ``core`` is a kubernetes ``CoreV1Api``, ``networking`` a ``NetworkingV1Api`` (duck-typed: tests pass the
@@ -111,19 +111,25 @@ def start_endpoint(
     name, namespace = meta["name"], meta["namespace"]
     _clear_ended(core, networking, namespace, name)
     check_endpoint_cap(core, namespace, settings)
-    role = f"rdfox-{secrets.token_hex(4)}"
-    secret = build_endpoint_secret(manifest, role=role, password=secrets.token_urlsafe(24))
-    policy = build_endpoint_network_policy(manifest, settings)
-    core.create_namespaced_secret(namespace, secret)
+    # The policy first: the pod is never up without it. The Secret after the pod, born owned by it: the
+    # pipeline then needs no patch (which returns the object, so reads it) on Secrets, and the kubelet
+    # starts RDFox once it exists (the fetch init container runs first anyway).
+    networking.create_namespaced_network_policy(namespace, build_endpoint_network_policy(manifest, settings))
     try:
-        networking.create_namespaced_network_policy(namespace, policy)
         pod = core.create_namespaced_pod(namespace, manifest)
     except Exception:
         _delete_companions(core, networking, namespace, name)
         raise
-    owner = {"metadata": {"ownerReferences": [_owner_reference(pod)]}}
-    core.patch_namespaced_secret(name, namespace, owner)
-    networking.patch_namespaced_network_policy(name, namespace, owner)
+    owner = [_owner_reference(pod)]
+    role = f"rdfox-{secrets.token_hex(4)}"
+    secret = build_endpoint_secret(manifest, role=role, password=secrets.token_urlsafe(24))
+    secret["metadata"]["ownerReferences"] = owner
+    try:
+        core.create_namespaced_secret(namespace, secret)
+        networking.patch_namespaced_network_policy(name, namespace, {"metadata": {"ownerReferences": owner}})
+    except Exception:
+        delete_endpoint(core, networking, namespace, name)
+        raise
     return StartedEndpoint(name, namespace, meta["annotations"][ANNOTATION_EXPIRES])
 
 
