@@ -13,6 +13,7 @@ not from wall-clock sleeps: the assertion is about the order of events, whatever
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from typing import Any
 
 import boto3
 import pytest
+from kubernetes.client.exceptions import ApiException
 from rdfox_pipeline.triggers.resume_floor import RESUME_FLOOR_ENV
 
 from tests.conftest import TEST_REGION
@@ -403,6 +405,11 @@ def test_kept_endpoint_is_a_pod_of_its_own_and_the_cli_ends_it(runs: Runs) -> No
     assert pod.metadata.labels["app.kubernetes.io/component"] == "endpoint"
     assert pod.metadata.labels["rdfox-pipeline/job-id"] == s.job_id
     assert pod.spec.active_deadline_seconds == 24 * 3600  # the RDFOX_ENDPOINT_TTL_HOURS default
+    # Its own credentials: a Secret of its name, owned by the pod; the password is in no task output.
+    secret = api.read_namespaced_secret(name, "rdfox")
+    assert secret.metadata.owner_references[0].uid == pod.metadata.uid
+    assert base64.b64decode(secret.data["password"]).decode() not in runs.output
+    assert f"kubectl get secret -n rdfox {name} -o jsonpath" in runs.output
 
     def fetched(p: Any) -> bool:
         statuses = p.status.init_container_statuses or []
@@ -422,6 +429,9 @@ def test_kept_endpoint_is_a_pod_of_its_own_and_the_cli_ends_it(runs: Runs) -> No
     assert name not in _cli(runs, "list").stdout
     again = _cli(runs, "delete", s.job_id)
     assert again.returncode == 2 and "has no endpoint pod" in again.stderr
+    with pytest.raises(ApiException) as gone:
+        api.read_namespaced_secret(name, "rdfox")
+    assert gone.value.status == 404
 
 
 TTL = 6

@@ -7,8 +7,11 @@ host ports do not clash, the Airflow services share one configuration, the modul
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -208,8 +211,65 @@ def test_host_ports_do_not_clash(services: dict[str, dict[str, Any]]) -> None:
             key = (number, protocol)
             assert key not in seen, f"host port {number}/{protocol} used by {seen[key]} and {name}"
             seen[key] = name
-    assert {8080, 5000, 8182, 6443} <= {n for n, _ in seen}
     assert seen[(8080, "tcp")] == "airflow-apiserver"
+
+
+def test_only_the_airflow_ui_is_published_and_only_on_loopback(services: dict[str, dict[str, Any]]) -> None:
+    published = {name: _host_ports(svc) for name, svc in services.items() if _host_ports(svc)}
+    assert set(published) == {"airflow-apiserver"}  # no emulator, no database: they have no authentication
+    for name, ports in published.items():
+        for host_ip, number, _protocol in ports:
+            assert host_ip == "127.0.0.1", f"{name} publishes {number} on {host_ip}"
+    # A service publishing a container port alone gets an ephemeral host port on every interface: none may.
+    for name, svc in services.items():
+        for port in svc.get("ports", []):
+            assert isinstance(port, dict) or ":" in str(port), f"{name}: {port} is published on 0.0.0.0"
+
+
+def test_loopback_check_can_fail() -> None:
+    assert _host_ports({"ports": ["8080:8080"]}) == [("0.0.0.0", 8080, "tcp")]
+    assert _host_ports({"ports": [{"target": 80, "published": 81}]}) == [("0.0.0.0", 81, "tcp")]
+
+
+def test_no_default_password_but_the_databases_which_init_prints_as_such(raw: dict[str, Any]) -> None:
+    text = COMPOSE_FILE.read_text()
+    defaults = {m["name"]: m["arg"] for m in _VAR.finditer(text.replace("$$", "")) if m["op"] in (":-", "-")}
+    with_default = {name for name, value in defaults.items() if "PASSWORD" in name and value}
+    assert with_default == {"POSTGRES_PASSWORD"}  # the UI password has none: it is generated
+    script = raw["services"]["airflow-init"]["command"][-1]
+    assert "LOCAL DEFAULT 'airflow'" in script and '"$${POSTGRES_PASSWORD}" = airflow' in script
+
+
+def _run_init_password_steps(tmp_path: Path, **env: str) -> tuple[str, dict[str, str]]:
+    """airflow-init's own script (interpolated as compose does), in a scratch dir instead of /opt/airflow."""
+    script = interpolate(yaml.safe_load(COMPOSE_FILE.read_text()))["services"]["airflow-init"]["command"][-1]
+    lines = [line for line in script.splitlines() if not line.strip().startswith(("chown", "exec "))]
+    script = "\n".join(lines).replace("/opt/airflow", str(tmp_path))
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    full_env = {"PATH": path, "_AIRFLOW_WWW_USER_USERNAME": "airflow", "_AIRFLOW_WWW_USER_PASSWORD": "",
+                "POSTGRES_PASSWORD": "airflow", **env}  # fmt: skip
+    result = subprocess.run(
+        ["/bin/bash", "-c", script], env=full_env, capture_output=True, text=True, timeout=60, check=True
+    )
+    users = json.loads((tmp_path / "secrets" / "simple_auth_manager_passwords.json").read_text())
+    return result.stdout + result.stderr, users
+
+
+def test_init_generates_the_ui_password_and_prints_the_login_at_every_start(tmp_path: Path) -> None:
+    output, users = _run_init_password_steps(tmp_path)
+    password = users["airflow"]
+    assert len(password) >= 16 and password != "airflow"
+    assert f"user airflow  password {password}  (generated on first start" in output
+    assert "LOCAL DEFAULT 'airflow'" in output
+    for key in ("jwt_secret", "api_secret_key", "fernet_key"):  # the keys themselves are never printed
+        assert (tmp_path / "secrets" / key).read_text().strip() not in output
+    again, users = _run_init_password_steps(tmp_path)  # a restart keeps the password and says it again
+    assert users["airflow"] == password and f"password {password}" in again
+    chosen, users = _run_init_password_steps(
+        tmp_path, _AIRFLOW_WWW_USER_PASSWORD="chosen-by-me", POSTGRES_PASSWORD="db-pw"
+    )
+    assert users["airflow"] == "chosen-by-me" and "set by _AIRFLOW_WWW_USER_PASSWORD" in chosen
+    assert "LOCAL DEFAULT" not in chosen and "db-pw" not in chosen
 
 
 def test_port_clash_detection_can_fail() -> None:
@@ -295,7 +355,9 @@ def test_modules_the_services_run_exist(services: dict[str, Any]) -> None:
 def test_healthchecks_use_the_services_own_ports(services: dict[str, Any]) -> None:
     for name in ("moto", "neptune-emulator", "k8s-emulator", "airflow-apiserver"):
         test = services[name]["healthcheck"]["test"]
-        container_ports = {str(p).rsplit(":", 1)[-1] for p in services[name]["ports"]}
+        ports = services[name].get("ports") or services[name].get("expose") or []
+        container_ports = {str(p).rsplit(":", 1)[-1] for p in ports}
+        assert container_ports, name
         text = " ".join(test) if isinstance(test, list) else test
         assert any(port in text for port in container_ports), (name, text)
 

@@ -344,6 +344,8 @@ def test_body_says_the_endpoint_is_kept_until_when_and_how_to_reach_it() -> None
         "  Connect:                 kubectl port-forward -n rdfox pod/rdfox-ds-2021-08-01-000-endpoint"
         " 12110:12110",
         "                           then http://localhost:12110/ with the role and password of its Secret",
+        "  Password:                kubectl get secret -n rdfox rdfox-ds-2021-08-01-000-endpoint"
+        " -o jsonpath='{.data.password}' | base64 -d",
         "  End it now:              rdfox-pipeline endpoint delete DS_2021-08-01_000 --namespace rdfox",
     ]
     # The jobspec's own namespace and port win over the setting.

@@ -85,9 +85,10 @@ def test_rdfox_runs_the_script_in_sandbox_mode_and_keeps_its_exit_status() -> No
 
 def test_resources_come_from_cores_and_memory() -> None:
     rdfox = _containers(_manifest(OLD_FORM))["rdfox"]
+    storage = rdfox["resources"]["limits"]["ephemeral-storage"]  # tests/unit/test_pod_hardening.py
     assert rdfox["resources"] == {
-        "requests": {"cpu": "4", "memory": "10Gi"},
-        "limits": {"cpu": "4", "memory": "10Gi"},
+        "requests": {"cpu": "4", "memory": "10Gi", "ephemeral-storage": storage},
+        "limits": {"cpu": "4", "memory": "10Gi", "ephemeral-storage": storage},
     }
     for container in _containers(_manifest(OLD_FORM)).values():
         assert container["resources"]["requests"] == container["resources"]["limits"]  # Guaranteed QoS
@@ -117,8 +118,8 @@ def test_license_and_credentials_come_from_secrets_never_from_values() -> None:
     assert env["RDFOX_LICENSE_CONTENT"]["valueFrom"]["secretKeyRef"] == {
         "name": "rdfox-license", "key": "RDFox.lic", "optional": True,
     }  # fmt: skip
-    assert env["RDFOX_ROLE"]["valueFrom"]["secretKeyRef"]["name"] == "rdfox-password"
-    assert env["RDFOX_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "password"
+    # Sandbox mode serves no endpoint: the batch RDFox gets no role/password at all.
+    assert "RDFOX_ROLE" not in env and "RDFOX_PASSWORD" not in env
     # No container mounts the license over /opt/RDFox (that would hide the image's executable).
     assert not any("secret" in v for v in manifest["spec"]["volumes"])
 
@@ -131,7 +132,7 @@ def test_jobspec_fields_override_settings() -> None:
     assert manifest["spec"]["serviceAccountName"] == "irsa-reader"
     env = {e["name"]: e for e in _containers(manifest)["rdfox"]["env"]}
     assert env["RDFOX_LICENSE_CONTENT"]["valueFrom"]["secretKeyRef"]["name"] == "lic"
-    assert env["RDFOX_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "creds"
+    assert "RDFOX_PASSWORD" not in env  # the old key is accepted; no batch pod uses a password
 
 
 def test_settings_fill_what_the_jobspec_leaves_out() -> None:
@@ -194,7 +195,8 @@ def test_pod_render_cli_prints_the_manifest(tmp_path: Path) -> None:
     manifest = yaml.safe_load(result.stdout)
     kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
     assert manifest["metadata"]["name"] == "dataset-2021-08-01-007"
-    assert _containers(manifest)["rdfox"]["resources"]["limits"] == {"cpu": "4", "memory": "10Gi"}
+    limits = _containers(manifest)["rdfox"]["resources"]["limits"]
+    assert (limits["cpu"], limits["memory"]) == ("4", "10Gi")
 
 
 @pytest.mark.parametrize(

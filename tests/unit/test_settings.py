@@ -53,6 +53,10 @@ DESIGN_SETTINGS = {
         "tt": "http://oxfordsemantic.tech/transactions/tupletables#",
     },
     "NOTIFICATION_SUBJECT_TEMPLATE": None,
+    "POD_DATA_VOLUME_LIMIT": "20Gi",
+    "POD_OUTPUT_VOLUME_LIMIT": "5Gi",
+    "RDFOX_MAX_ENDPOINTS": 5,
+    "RDFOX_ENDPOINT_CLIENT_NAMESPACE": None,
 }
 
 

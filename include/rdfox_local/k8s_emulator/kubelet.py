@@ -9,6 +9,7 @@ processes (cgroup v2 group kill) with reason OOMKilled and exit code 137.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -31,10 +32,13 @@ from rdfox_local.k8s_emulator.paths import PathMap
 from rdfox_local.k8s_emulator.scheduling import NodeCapacity, unschedulable_reason
 from rdfox_local.k8s_emulator.store import NotFound, Store
 
+_SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+
 NODE_NAME = "emulated-node"
 NODE_IP = "127.0.0.1"
 MEMORY_POLL_SECONDS = 0.2
 PULL_BACKOFF_SECONDS = 1.0
+CONFIG_RETRY_SECONDS = 1.0
 _VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 
 
@@ -342,11 +346,8 @@ class PodRunner:
             path.mkdir(parents=True, exist_ok=True)
             secret = volume.get("secret")
             if secret:  # a Secret volume: its keys become files
-                source = self.secrets_dir / secret.get("secretName", "")
-                if source.is_dir():
-                    for item in source.iterdir():
-                        if item.is_file():
-                            (path / item.name).write_bytes(item.read_bytes())
+                for key, value in (self._secret(secret.get("secretName", "")) or {}).items():
+                    (path / key).write_bytes(value)
             self.volume_dirs[volume["name"]] = path
         (self.pod_dir / "logs").mkdir(parents=True, exist_ok=True)
         return self.volume_dirs
@@ -371,6 +372,22 @@ class PodRunner:
         self._set_container(init, cname, {"waiting": {"reason": "ImagePullBackOff", "message": backoff}})
         self.stopping.wait()
 
+    def _secret(self, name: str) -> dict[str, bytes] | None:
+        """A Secret's keys: one created through the API in the pod's namespace, else the secrets dir's
+        ``<dir>/<name>/<key>`` files (what the local stack provisions); None when neither exists."""
+        try:
+            stored = self.store.get("secrets", self.namespace, name)
+        except NotFound:
+            stored = None
+        if stored is not None:
+            return {key: base64.b64decode(value) for key, value in (stored.get("data") or {}).items()}
+        if not _SECRET_NAME.fullmatch(name):  # as the API validates it; never a path out of the dir
+            return None
+        directory = self.secrets_dir / name
+        if not directory.is_dir():
+            return None
+        return {item.name: item.read_bytes() for item in directory.iterdir() if item.is_file()}
+
     def _container_env(self, container: dict[str, Any], path_map: PathMap) -> dict[str, str]:
         env: dict[str, str] = {"PATH": self.environ.get("PATH", "/usr/bin:/bin"), "HOSTNAME": self.name}
         env.update(self.images.injected_env(self.environ))
@@ -378,14 +395,13 @@ class PodRunner:
             ref = source.get("secretRef")
             if not ref:
                 raise ContainerConfigError("envFrom: only secretRef is supported by the emulator")
-            directory = self.secrets_dir / ref["name"]
-            if not directory.is_dir():
+            values = self._secret(ref["name"])
+            if values is None:
                 if ref.get("optional"):
                     continue
                 raise ContainerConfigError(f'secret "{ref["name"]}" not found')
-            for item in sorted(directory.iterdir()):
-                if item.is_file():
-                    env[source.get("prefix", "") + item.name] = item.read_text(encoding="utf-8")
+            for key in sorted(values):
+                env[source.get("prefix", "") + key] = values[key].decode("utf-8")
         for var in container.get("env") or []:
             name = var["name"]
             if "value" in var or "valueFrom" not in var:
@@ -400,13 +416,12 @@ class PodRunner:
     def _value_from(self, source: Mapping[str, Any], name: str) -> str | None:
         if "secretKeyRef" in source:
             ref = source["secretKeyRef"]
-            directory = self.secrets_dir / ref.get("name", "")
-            path = directory / ref.get("key", "")
-            if path.is_file():
-                return path.read_text(encoding="utf-8")
+            values = self._secret(ref.get("name", ""))
+            if values is not None and ref.get("key", "") in values:
+                return values[ref["key"]].decode("utf-8")
             if ref.get("optional"):
                 return None
-            if not directory.is_dir():
+            if values is None:
                 raise ContainerConfigError(f'secret "{ref.get("name")}" not found')
             raise ContainerConfigError(
                 f"couldn't find key {ref.get('key')} in Secret {self.namespace}/{ref.get('name')}"
@@ -438,15 +453,22 @@ class PodRunner:
         container_dir = self.pod_dir / "containers" / cname
         shims = spec.write_shims(container_dir / "bin")
         path_map = PathMap({**mounts, **{p: s for p, s in shims.items() if p.startswith("/")}})
-        try:
-            env = self._container_env(container, path_map)
-        except ContainerConfigError as exc:
-            self._event("Failed", f"Error: {exc}", warning=True, field_path=field_path)
-            self._set_container(
-                init, cname, {"waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}}
-            )
-            self.stopping.wait()
-            return None
+        failed_before = False
+        while True:  # as a kubelet does, retry: a Secret created after the pod is picked up
+            try:
+                env = self._container_env(container, path_map)
+                break
+            except ContainerConfigError as exc:
+                if not failed_before:
+                    self._event("Failed", f"Error: {exc}", warning=True, field_path=field_path)
+                    self._set_container(
+                        init,
+                        cname,
+                        {"waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}},
+                    )
+                    failed_before = True
+                if self.stopping.wait(CONFIG_RETRY_SECONDS):
+                    return None
         env["PATH"] = f"{container_dir / 'bin'}{os.pathsep}{env['PATH']}"
         image_id = "emulated://sha256:" + hashlib.sha256(image.encode()).hexdigest()
         container_id = f"emulated://{uuid.uuid4().hex}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import copy
 import json
 import re
@@ -31,8 +34,25 @@ RESOURCES = {
     ("api/v1", "pods"): ("Pod", "v1"),
     ("api/v1", "events"): ("Event", "v1"),
     ("api/v1", "services"): ("Service", "v1"),
+    ("api/v1", "secrets"): ("Secret", "v1"),
     ("apis/apps/v1", "deployments"): ("Deployment", "apps/v1"),
+    ("apis/networking.k8s.io/v1", "networkpolicies"): ("NetworkPolicy", "networking.k8s.io/v1"),
 }
+API_GROUPS = {"apps": "apps/v1", "networking.k8s.io": "networking.k8s.io/v1"}
+
+
+def _normalise_secret(body: dict[str, Any]) -> None:
+    """As the API server stores a Secret: ``stringData`` merged into base64 ``data``, type Opaque."""
+    data = dict(body.get("data") or {})
+    for key, value in data.items():
+        try:
+            base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(422, "Invalid", f"Secret is invalid: data[{key}]: not base64") from None
+    for key, value in (body.pop("stringData", None) or {}).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    body["data"] = data
+    body.setdefault("type", "Opaque")
 
 
 class ApiError(Exception):
@@ -128,6 +148,8 @@ class Cluster:
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
         name = meta.get("name") or ""
+        if plural == "secrets":
+            _normalise_secret(body)
         if len(name) > 253 or not _NAME_RE.match(name):
             raise ApiError(
                 422, "Invalid", f"metadata.name: Invalid value: {name!r}: a lowercase RFC 1123 subdomain"
@@ -147,7 +169,22 @@ class Cluster:
         except NotFound:
             raise ApiError(404, "NotFound", f'{plural} "{name}" not found') from None
         obj["metadata"]["deletionTimestamp"] = rfc3339()
+        self._collect_dependents(namespace, obj["metadata"].get("uid"))
         return obj
+
+    def _collect_dependents(self, namespace: str, owner_uid: str | None) -> None:
+        """The garbage collector's background deletion: objects owned by the deleted one go too."""
+        if not owner_uid:
+            return
+
+        def owned(obj: Mapping[str, Any]) -> bool:
+            refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+            return any(ref.get("uid") == owner_uid for ref in refs)
+
+        for _prefix, plural in RESOURCES:
+            for dependent in self.store.list(plural, namespace, owned):
+                with contextlib.suppress(ApiError):  # deleted meanwhile: what the collector wanted anyway
+                    self.delete(plural, namespace, dependent["metadata"]["name"], None)
 
     def audit(self, method: str, path: str, code: int, body: Any) -> None:
         """One JSON line per API answer in <state-dir>/audit.jsonl (tests check call order with it)."""
@@ -252,8 +289,8 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
                 return
             if parts[:2] == ["api", "v1"]:
                 prefix, rest = "api/v1", parts[2:]
-            elif parts[:3] == ["apis", "apps", "v1"]:
-                prefix, rest = "apis/apps/v1", parts[3:]
+            elif parts[:1] == ["apis"] and "/".join(parts[1:3]) in API_GROUPS.values():
+                prefix, rest = "/".join(parts[:3]), parts[3:]
             else:
                 raise ApiError(
                     404, "NotFound", f"the server could not find the requested resource {self.path}"
@@ -326,14 +363,17 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
                         "apiVersion": "v1",
                         "groups": [
                             {
-                                "name": "apps",
-                                "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
-                                "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"},
+                                "name": group,
+                                "versions": [{"groupVersion": version, "version": "v1"}],
+                                "preferredVersion": {"groupVersion": version, "version": "v1"},
                             }
+                            for group, version in API_GROUPS.items()
                         ],
                     },
                 )
-            elif parts in (["api", "v1"], ["apis", "apps", "v1"]):
+            elif parts == ["api", "v1"] or (
+                parts[:1] == ["apis"] and "/".join(parts[1:]) in API_GROUPS.values()
+            ):
                 group = "/".join(parts[1:]) if parts[0] == "apis" else "v1"
                 self._send_json(
                     200,

@@ -1,7 +1,8 @@
-"""`rdfox-pipeline endpoint list|start|delete`: kept-up RDFox endpoints for investigators (docs/pod.md).
+"""`rdfox-pipeline endpoint list|start|delete|reap`: kept-up RDFox endpoints for investigators (docs/pod.md).
 
 An endpoint is a pod of its own (label ``app.kubernetes.io/component=endpoint``) that serves a finished job's
-published answers; Kubernetes ends it at its TTL (``activeDeadlineSeconds``). These verbs talk to the
+published answers, with its own Secret (random role/password) and NetworkPolicy; Kubernetes ends it at its
+TTL (``activeDeadlineSeconds``) and ``reap`` deletes ended ones with their Secrets. These verbs talk to the
 cluster through a kubeconfig (``--kubeconfig``, else KUBECONFIG / ~/.kube/config; for EKS: ``aws eks
 update-kubeconfig``). Settings (namespace, images, secrets, TTL) come from the environment, as for
 ``pod render``.
@@ -18,8 +19,7 @@ from rdfox_pipeline.cli._files import read_bytes
 from rdfox_pipeline.cli.main import CliError
 from rdfox_pipeline.domain.jobspec import MAX_JOBSPEC_BYTES, JobSpecError, parse_jobspec
 from rdfox_pipeline.domain.settings import Settings, SettingsError, resolve_settings
-
-SELECTOR = "app.kubernetes.io/name=rdfox-pipeline,app.kubernetes.io/component=endpoint"
+from rdfox_pipeline.pod.endpoint_lifecycle import ENDPOINT_SELECTOR as SELECTOR
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     delete = add("delete", "delete the endpoint of a job now")
     delete.add_argument("job_id", metavar="JOB_ID")
     delete.set_defaults(handler=delete_command)
+    reap = add("reap", "delete endpoints that ended or are past their expiry, with their Secrets")
+    reap.set_defaults(handler=reap_command)
 
 
 def _settings(overrides: dict[str, Any] | None = None) -> Settings:
@@ -63,6 +65,14 @@ def _core_api(args: argparse.Namespace) -> Any:
     except (ConfigException, OSError) as exc:
         raise CliError(f"kubeconfig: {exc}") from None
     return client.CoreV1Api(api_client)
+
+
+def _apis(args: argparse.Namespace) -> tuple[Any, Any]:
+    """CoreV1Api and NetworkingV1Api on one connection."""
+    from kubernetes import client
+
+    core = _core_api(args)
+    return core, client.NetworkingV1Api(core.api_client)
 
 
 def _api_error(exc: Exception, what: str) -> CliError:
@@ -133,32 +143,58 @@ def start_command(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(yaml.safe_dump(manifest, sort_keys=False), end="")
         return 0
+    from rdfox_pipeline.pod.endpoint_lifecycle import (
+        EndpointAlreadyRunning,
+        EndpointCapReached,
+        start_endpoint,
+    )
+
     meta = manifest["metadata"]
     try:
-        _core_api(args).create_namespaced_pod(namespace=meta["namespace"], body=manifest)
+        core, networking = _apis(args)
+        started = start_endpoint(core, networking, manifest, settings)
     except CliError:
         raise
+    except (EndpointCapReached, EndpointAlreadyRunning) as exc:
+        raise CliError(str(exc)) from None
     except Exception as exc:
-        raise _api_error(exc, f"creating pod {meta['namespace']}/{meta['name']}") from None
+        raise _api_error(exc, f"creating endpoint {meta['namespace']}/{meta['name']}") from None
     port = spec.rdfox.port
-    expires = meta["annotations"]["rdfox-pipeline/expires-at"]
-    print(f"started {meta['namespace']}/{meta['name']} (ends {expires})")
-    print(f"connect: kubectl port-forward -n {meta['namespace']} pod/{meta['name']} {port}:{port}")
+    print(f"started {started.namespace}/{started.name} (ends {started.expires_at})")
+    print(f"connect: kubectl port-forward -n {started.namespace} pod/{started.name} {port}:{port}")
+    print(f"password: {started.password_command()}")
     return 0
 
 
 def delete_command(args: argparse.Namespace) -> int:
     from rdfox_pipeline.pod.endpoint import endpoint_pod_name
+    from rdfox_pipeline.pod.endpoint_lifecycle import delete_endpoint
 
     namespace = args.namespace or _settings().kubernetes_namespace
     name = endpoint_pod_name(args.job_id)
     try:
-        _core_api(args).delete_namespaced_pod(name, namespace)
+        existed = delete_endpoint(*_apis(args), namespace, name)
     except CliError:
         raise
     except Exception as exc:
-        if getattr(exc, "status", None) == 404:
-            raise CliError(f"job {args.job_id} has no endpoint pod ({namespace}/{name} not found)") from None
-        raise _api_error(exc, f"deleting pod {namespace}/{name}") from None
-    print(f"deleted {namespace}/{name}")
+        raise _api_error(exc, f"deleting endpoint {namespace}/{name}") from None
+    if not existed:
+        raise CliError(f"job {args.job_id} has no endpoint pod ({namespace}/{name} not found)")
+    print(f"deleted {namespace}/{name} and its Secret and NetworkPolicy")
+    return 0
+
+
+def reap_command(args: argparse.Namespace) -> int:
+    from rdfox_pipeline.pod.endpoint_lifecycle import reap_endpoints
+
+    namespace = args.namespace or _settings().kubernetes_namespace
+    try:
+        reaped = reap_endpoints(*_apis(args), namespace, dt.datetime.now(dt.UTC))
+    except CliError:
+        raise
+    except Exception as exc:
+        raise _api_error(exc, f"reaping endpoints in {namespace}") from None
+    for name in reaped:
+        print(f"deleted {namespace}/{name} and its Secret and NetworkPolicy")
+    print(f"{len(reaped)} endpoint(s) reaped in {namespace}")
     return 0

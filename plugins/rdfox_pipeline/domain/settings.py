@@ -120,6 +120,18 @@ def parse_delimiter(value: object) -> str:
     return value
 
 
+def parse_storage(value: object) -> str:
+    """A Kubernetes storage quantity (``20Gi``), at least 1Mi."""
+    text = _text(value)
+    try:
+        size = v.quantity_bytes(text)
+    except ValueError:
+        raise ValueError(f"expected a Kubernetes quantity such as 20Gi, got {text!r}") from None
+    if size < 2**20:
+        raise ValueError(f"must be at least 1Mi, got {text!r}")
+    return text
+
+
 def _checked_str(check: Callable[..., str], *args: Any) -> Callable[[object], str]:
     return _str_parser(lambda text: check(text, *args))
 
@@ -236,6 +248,23 @@ SETTINGS: Mapping[str, SettingDefinition] = _defs(
         parse_prefixes,
         "prefixes the RDFox script declares (JSON object, or NAME=IRI pairs); default: the old pod's four",
     ),
+    # -- the pod's bounds (issue 18): operator caps, never a jobspec's choice --------------------------------
+    SettingDefinition(
+        "POD_DATA_VOLUME_LIMIT", "20Gi", parse_storage, "sizeLimit of the pods' /data emptyDir", False
+    ),
+    SettingDefinition(
+        "POD_OUTPUT_VOLUME_LIMIT", "5Gi", parse_storage, "sizeLimit of the batch pod's /output", False
+    ),
+    SettingDefinition(
+        "RDFOX_MAX_ENDPOINTS", 5, _int_parser(0, 100), "kept RDFox endpoints alive at once (0: none)", False
+    ),
+    SettingDefinition(
+        "RDFOX_ENDPOINT_CLIENT_NAMESPACE",
+        None,
+        _checked_str(v.check_dns1123_label, "namespace"),
+        "namespace whose pods may reach kept endpoints (unset: kubectl port-forward only)",
+        False,
+    ),
     SettingDefinition(
         "NOTIFICATION_SUBJECT_TEMPLATE",
         None,
@@ -286,6 +315,10 @@ class Settings:
     neptune_load_timeout_hours: int
     pod_startup_timeout_seconds: int
     rdfox_prefixes: dict[str, str]
+    pod_data_volume_limit: str
+    pod_output_volume_limit: str
+    rdfox_max_endpoints: int
+    rdfox_endpoint_client_namespace: str | None
     notification_subject_template: str | None
 
     def as_dict(self) -> dict[str, Any]:

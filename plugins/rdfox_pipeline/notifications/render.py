@@ -306,6 +306,9 @@ def _endpoint_section(
     # A continuation line in the value column.
     then = f"then http://localhost:{port}/ with the role and password of its Secret"
     lines.append(" " * (_LABEL_WIDTH + 3) + then)
+    # The endpoint's own Secret has the pod's name (pod/endpoint.py); the password itself is never sent.
+    secret = f"kubectl get secret{ns_kubectl} {pod} -o jsonpath='{{.data.password}}' | base64 -d"
+    lines.append(_line("Password", secret))
     lines.append(_line("End it now", f"rdfox-pipeline endpoint delete {job_id}{ns_cli}"))
     return lines
 

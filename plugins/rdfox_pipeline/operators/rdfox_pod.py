@@ -26,6 +26,7 @@ from airflow.providers.amazon.aws.operators.eks import EksPodOperator
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.utils.pod_manager import OnFinishAction, PodPhase
 
+from rdfox_pipeline.compat import AirflowFailException
 from rdfox_pipeline.links import JobOutputsLink, RdfoxPodLink
 
 if TYPE_CHECKING:
@@ -43,6 +44,10 @@ _MAX_REASON = 1000
 # The trigger events after which the provider writes the base container's logs (and so we the init ones').
 _FINAL_EVENTS = frozenset({"error", "failed", "timeout", "success"})
 MAX_REASONING_SECONDS = 7 * 24 * 3600  # without an execution_timeout: a week, then the pod is given up
+
+
+class EndpointCapRefused(AirflowFailException):
+    """The job keeps its endpoint and RDFOX_MAX_ENDPOINTS are alive: refused before its pod starts."""
 
 
 def describe_pod_failure(pod: k8s.V1Pod | None, fallback: str) -> str:
@@ -290,34 +295,37 @@ class RdfoxPodOperator(EksPodOperator):
         """jobspec rdfox.keep_endpoint: start the endpoint pod and return (it holds no worker slot).
 
         Best effort: the job's results are already published, so a failure here is logged, not raised.
+        Its own Secret (random role/password) and NetworkPolicy come with it (pod/endpoint_lifecycle.py).
         """
+        from kubernetes.client import NetworkingV1Api
+
         from rdfox_pipeline.domain.jobspec import parse_jobspec
-        from rdfox_pipeline.pod.endpoint import ANNOTATION_EXPIRES, build_endpoint_manifest
+        from rdfox_pipeline.pod.endpoint import build_endpoint_manifest
+        from rdfox_pipeline.pod.endpoint_lifecycle import start_endpoint
 
         spec = parse_jobspec(self.registration["jobspec"])
         if not spec.rdfox.keep_endpoint:
             return
         try:
-            manifest = build_endpoint_manifest(
-                spec, self.job_id, self._job_settings(), now=datetime.now(tz=UTC)
-            )
-            meta = manifest["metadata"]
-            self.client.create_namespaced_pod(namespace=meta["namespace"], body=manifest)
+            settings = self._job_settings()
+            manifest = build_endpoint_manifest(spec, self.job_id, settings, now=datetime.now(tz=UTC))
+            networking = NetworkingV1Api(self.client.api_client)
+            started = start_endpoint(self.client, networking, manifest, settings)
         except Exception as exc:
             self.log.warning("Could not start the RDFox endpoint of job %s: %s", self.job_id, exc)
             return
         self.log.info(
             "RDFox endpoint pod %s/%s started for job %s; it ends at %s. Connect with `kubectl port-forward "
-            "-n %s pod/%s %s`; end it earlier with `rdfox-pipeline endpoint delete %s`.",
-            meta["namespace"], meta["name"], self.job_id, meta["annotations"][ANNOTATION_EXPIRES],
-            meta["namespace"], meta["name"], spec.rdfox.port, self.job_id,
+            "-n %s pod/%s %s`; its password: `%s`; end it earlier with `rdfox-pipeline endpoint delete %s`.",
+            started.namespace, started.name, self.job_id, started.expires_at,
+            started.namespace, started.name, spec.rdfox.port, started.password_command(), self.job_id,
         )  # fmt: skip
         try:
             self._hook().record_status(
                 self.job_id,
                 "SCHEDULED",
-                rdfox_endpoint_pod=meta["name"],
-                rdfox_endpoint_expires_at=meta["annotations"][ANNOTATION_EXPIRES],
+                rdfox_endpoint_pod=started.name,
+                rdfox_endpoint_expires_at=started.expires_at,
             )
         except Exception as exc:
             self.log.warning("Could not record the endpoint pod of job %s: %s", self.job_id, exc)
@@ -335,9 +343,28 @@ class RdfoxPodOperator(EksPodOperator):
         )
 
     def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
+        self._refuse_endpoint_over_cap(pod_request_obj.metadata.namespace)
         pod = super().get_or_create_pod(pod_request_obj, context)
         self._hook().record_status(self.job_id, "SCHEDULED", pod_name=pod.metadata.name)
         return pod
+
+    def _refuse_endpoint_over_cap(self, namespace: str) -> None:
+        """A job that keeps its endpoint does not start while RDFOX_MAX_ENDPOINTS endpoints are alive.
+
+        Checked before the pod exists, so nothing runs for hours only to be refused its endpoint; a retry
+        whose job already has a pod (it reattaches) was checked when that pod started.
+        """
+        from rdfox_pipeline.domain.jobspec import parse_jobspec
+        from rdfox_pipeline.pod.endpoint_lifecycle import EndpointCapReached, check_endpoint_cap
+
+        if not parse_jobspec(self.registration["jobspec"]).rdfox.keep_endpoint:
+            return
+        if (self._hook().get_job(self.job_id) or {}).get("pod_name"):
+            return
+        try:
+            check_endpoint_cap(self.client, namespace, self._job_settings())
+        except EndpointCapReached as exc:
+            raise EndpointCapRefused(str(exc)) from None
 
     def _node_type(self) -> str | None:
         node_name = getattr(getattr(self.pod, "spec", None), "node_name", None)
@@ -357,6 +384,12 @@ class RdfoxPodOperator(EksPodOperator):
 
     def _record_failure(self, exc: BaseException) -> None:
         """INFERENCE_FAILED with the pod's reason and, when the log was published, the log's own diagnosis."""
+        if isinstance(exc, EndpointCapRefused):  # refused before any pod: nothing was tried
+            try:
+                self._hook().record_status(self.job_id, "SCHEDULE_FAILED", error_reason=_one_line(str(exc)))
+            except Exception:
+                self.log.exception("Could not record SCHEDULE_FAILED for job %s", self.job_id)
+            return
         try:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             reason = describe_pod_failure(self.pod, fallback=first_line)

@@ -4,6 +4,11 @@ After a job's pod has published its outputs, an optional second pod loads those 
 and serves RDFox's REST endpoint. It belongs to no Airflow task (no worker slot is held while it is up) and
 Kubernetes itself ends it after the TTL (``activeDeadlineSeconds``); ``rdfox-pipeline endpoint delete`` ends
 it earlier. Pure: the manifest is a function of (jobspec, job id, settings, now).
+
+Access: each endpoint has its own role and random password, in a Secret of the same name as the pod
+(``build_endpoint_secret``; created, owner-referenced to the pod and deleted with it by
+``pod/endpoint_lifecycle.py``), and a NetworkPolicy of that name admits connections only from the
+RDFOX_ENDPOINT_CLIENT_NAMESPACE namespace (none when unset: ``kubectl port-forward`` only).
 """
 
 from __future__ import annotations
@@ -25,21 +30,32 @@ from rdfox_pipeline.pod.manifest import (
     _mounts,
     _pick,
     _resources,
+    container_storage,
+    empty_dirs,
     job_labels,
     pod_security_context,
-    rdfox_secret_env,
+    rdfox_license_env,
+    volume_limits,
 )
-from rdfox_pipeline.pod.names import pod_name_for
+from rdfox_pipeline.pod.names import endpoint_pod_name_for
 
 COMPONENT = "endpoint"
 ANNOTATION_EXPIRES = "rdfox-pipeline/expires-at"
 ENDPOINT_SCRIPT = f"{SCRIPTS_DIR}/endpoint.rdfox"
 ENDPOINT_CONTAINER = "rdfox"
+ENDPOINT_VOLUMES = ("data", "scripts", "tmp")
+ROLE_KEY = "role"
+PASSWORD_KEY = "password"  # noqa: S105 - a key name, not a secret  # nosec B105
 
 
 def endpoint_pod_name(job_id: str) -> str:
-    """``<job pod name>-endpoint``: at most 53 + 9 characters, still a DNS-1123 label."""
-    return f"{pod_name_for(job_id)}-{COMPONENT}"
+    """The endpoint pod's name (also its Secret's and NetworkPolicy's): unique per exact job id."""
+    return endpoint_pod_name_for(job_id)
+
+
+def _credential_env(var: str, secret: str, key: str) -> dict[str, Any]:
+    # Not optional: an endpoint on the network must never start without access control.
+    return {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": False}}}
 
 
 def endpoint_ttl_hours(jobspec: JobSpec, settings: Settings) -> int:
@@ -62,6 +78,9 @@ def build_endpoint_manifest(
     port = jobspec.rdfox.port
     region = settings.aws_default_region
     expires = (now + timedelta(seconds=ttl)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    name = endpoint_pod_name(job_id)
+    limits = volume_limits(settings, ENDPOINT_VOLUMES)
+    storage = container_storage(limits)
 
     fetch = {
         "name": "fetch",
@@ -78,7 +97,7 @@ def build_endpoint_manifest(
             AWS_REGION=region,
             HOME=TMP_DIR,
         ),
-        "resources": _resources(**STEP_RESOURCES),
+        "resources": _resources(**STEP_RESOURCES, storage=storage),
         "securityContext": _container_security(),
         "volumeMounts": _mounts("data", "scripts", "tmp"),
     }
@@ -89,10 +108,15 @@ def build_endpoint_manifest(
         # No shell needed: RDFox runs the script, starts the endpoint and keeps reading its open stdin.
         "command": [RDFOX_BINARY, "-port", str(port), "sandbox", DATA_DIR, f"exec {ENDPOINT_SCRIPT}"],
         "stdin": True,
-        "env": [*rdfox_secret_env(jobspec, settings, credentials_required=True), *_env(HOME=TMP_DIR)],
+        "env": [
+            rdfox_license_env(jobspec, settings),
+            _credential_env("RDFOX_ROLE", name, ROLE_KEY),
+            _credential_env("RDFOX_PASSWORD", name, PASSWORD_KEY),
+            *_env(HOME=TMP_DIR),
+        ],
         "ports": [{"name": "rdfox", "containerPort": port, "protocol": "TCP"}],
         "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 10},
-        "resources": _resources(str(jobspec.resources.cores), jobspec.resources.memory),
+        "resources": _resources(str(jobspec.resources.cores), jobspec.resources.memory, storage),
         "securityContext": _container_security(),
         "volumeMounts": _mounts("data", "scripts", "tmp", read_only=("scripts",)),
     }
@@ -100,7 +124,7 @@ def build_endpoint_manifest(
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": endpoint_pod_name(job_id),
+            "name": name,
             "namespace": namespace,
             "labels": job_labels(jobspec, job_id, COMPONENT),
             "annotations": {ANNOTATION_JOB_ID: job_id, ANNOTATION_EXPIRES: expires},
@@ -114,6 +138,53 @@ def build_endpoint_manifest(
             "securityContext": pod_security_context(),
             "initContainers": [fetch],
             "containers": [rdfox],
-            "volumes": [{"name": name, "emptyDir": {}} for name in ("data", "scripts", "tmp")],
+            "volumes": empty_dirs(limits),
+        },
+    }
+
+
+def build_endpoint_secret(pod: dict[str, Any], *, role: str, password: str) -> dict[str, Any]:
+    """The endpoint's own credentials, named and labelled as its pod (the caller draws them at random)."""
+    meta = pod["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "labels": dict(meta["labels"]),
+            "annotations": {ANNOTATION_JOB_ID: meta["annotations"][ANNOTATION_JOB_ID]},
+        },
+        "type": "Opaque",
+        "immutable": True,
+        "stringData": {ROLE_KEY: role, PASSWORD_KEY: password},
+    }
+
+
+def build_endpoint_network_policy(pod: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Ingress to the endpoint pod: its RDFox port from the configured namespace's pods, nothing else.
+
+    ``kubectl port-forward`` goes through the kubelet into the pod's own network namespace, which no
+    NetworkPolicy filters: it stays the way in for investigators (with RBAC on ``pods/portforward``).
+    """
+    meta = pod["metadata"]
+    port = pod["spec"]["containers"][0]["ports"][0]["containerPort"]
+    ingress: list[dict[str, Any]] = []
+    if settings.rdfox_endpoint_client_namespace:
+        source = {"kubernetes.io/metadata.name": settings.rdfox_endpoint_client_namespace}
+        ingress.append(
+            {
+                "from": [{"namespaceSelector": {"matchLabels": source}}],
+                "ports": [{"protocol": "TCP", "port": port}],
+            }
+        )
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": dict(meta["labels"])},
+        "spec": {
+            "podSelector": {"matchLabels": dict(meta["labels"])},
+            "policyTypes": ["Ingress"],
+            "ingress": ingress,
         },
     }

@@ -8,12 +8,15 @@ so the outputs (and the log of a failed reasoning) are uploaded before anything 
 from __future__ import annotations
 
 import json
+import math
 import shlex
+from decimal import Decimal
 from typing import Any
 
 from rdfox_pipeline.domain.jobspec import JobSpec
 from rdfox_pipeline.domain.prefixes import merge_prefixes
 from rdfox_pipeline.domain.settings import Settings
+from rdfox_pipeline.domain.validators import quantity_bytes
 from rdfox_pipeline.pod.names import label_value, pod_name_for
 
 BASE_CONTAINER = "base"  # the KubernetesPodOperator's default base_container_name
@@ -26,8 +29,6 @@ RDFOX_LOG = f"{OUTPUT_DIR}/rdfox.log"
 RDFOX_EXITCODE = f"{OUTPUT_DIR}/rdfox.exitcode"
 RDFOX_BINARY = "/opt/RDFox/RDFox"  # entrypoint of the official oxfordsemantic/rdfox image
 LICENSE_SECRET_KEY = "RDFox.lic"  # noqa: S105 - a Secret key name, not a secret  # nosec B105
-ROLE_SECRET_KEY = "role"  # noqa: S105 - a key name  # nosec B105
-PASSWORD_SECRET_KEY = "password"  # noqa: S105 - a key name, not a secret  # nosec B105
 POD_UID = 1000  # the non-root user of our step images (and the UID we ask RDFox's image to run as)
 
 LABEL_JOB_ID = "rdfox-pipeline/job-id"
@@ -37,6 +38,11 @@ ANNOTATION_JOB_ID = "rdfox-pipeline/job-id"
 
 # Step containers only move files: small, fixed, requests == limits (Guaranteed QoS needs it everywhere).
 STEP_RESOURCES = {"cpu": "500m", "memory": "512Mi"}
+# Disk bounds of the small volumes (the script, HOME); /data and /output come from settings.
+SCRIPTS_VOLUME_LIMIT = "64Mi"
+TMP_VOLUME_LIMIT = "1Gi"
+CONTAINER_STORAGE_MARGIN = Decimal(256 * 2**20)  # container logs (kubelet counts them too)
+BATCH_VOLUMES = ("data", "scripts", "output", "tmp")
 
 # The rdfox wrapper: RDFox's own exit status is kept in a file and the container always succeeds, so that
 # publish (the main container) still runs and uploads the log of a failed run, then fails the pod itself.
@@ -76,8 +82,35 @@ def _container_security() -> dict[str, Any]:
     }
 
 
-def _resources(cpu: str, memory: str) -> dict[str, Any]:
-    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu, "memory": memory}}
+def _resources(cpu: str, memory: str, storage: str) -> dict[str, Any]:
+    amounts = {"cpu": cpu, "memory": memory, "ephemeral-storage": storage}
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def volume_limits(settings: Settings, names: tuple[str, ...]) -> dict[str, str]:
+    """Each emptyDir's ``sizeLimit``: the big ones from settings, the small ones fixed."""
+    sizes = {
+        "data": settings.pod_data_volume_limit,
+        "output": settings.pod_output_volume_limit,
+        "scripts": SCRIPTS_VOLUME_LIMIT,
+        "tmp": TMP_VOLUME_LIMIT,
+    }
+    return {name: sizes[name] for name in names}
+
+
+def container_storage(limits: dict[str, str]) -> str:
+    """Every container's ephemeral-storage (request == limit): all of the pod's emptyDirs plus logs.
+
+    emptyDirs count against the pod's ephemeral storage, and a pod's bound is its largest init container's or
+    the sum of its containers': each container covering every volume keeps eviction from striking before a
+    volume reaches its own ``sizeLimit``.
+    """
+    total = sum((quantity_bytes(size) for size in limits.values()), CONTAINER_STORAGE_MARGIN)
+    return f"{math.ceil(total / 2**20)}Mi"
+
+
+def empty_dirs(limits: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"name": name, "emptyDir": {"sizeLimit": size}} for name, size in limits.items()]
 
 
 def _pick(value: Any, default: Any) -> Any:
@@ -94,16 +127,14 @@ def pod_security_context() -> dict[str, Any]:
     }
 
 
-def rdfox_secret_env(jobspec: JobSpec, settings: Settings, *, credentials_required: bool = False) -> list:
-    """License, role and password from Secrets (``RDFOX_LICENSE_CONTENT``: what RDFox images read)."""
+def rdfox_license_env(jobspec: JobSpec, settings: Settings) -> dict[str, Any]:
+    """The license from its Secret (``RDFOX_LICENSE_CONTENT``: what RDFox images read).
+
+    The batch RDFox gets nothing else: it runs in sandbox mode and serves no endpoint, so it needs no role
+    or password (a reusable admin password in every batch pod would only be one more place to leak it).
+    """
     license_secret = _pick(jobspec.rdfox.license_secret_name, settings.rdfox_license_secret)
-    password_secret = _pick(jobspec.rdfox.password_secret_name, settings.rdfox_password_secret)
-    role = _secret_env("RDFOX_ROLE", password_secret, ROLE_SECRET_KEY)
-    password = _secret_env("RDFOX_PASSWORD", password_secret, PASSWORD_SECRET_KEY)
-    if credentials_required:  # an endpoint on the network must not start without access control
-        for var in (role, password):
-            var["valueFrom"]["secretKeyRef"]["optional"] = False
-    return [_secret_env("RDFOX_LICENSE_CONTENT", license_secret, LICENSE_SECRET_KEY), role, password]
+    return _secret_env("RDFOX_LICENSE_CONTENT", license_secret, LICENSE_SECRET_KEY)
 
 
 def job_labels(jobspec: JobSpec, job_id: str, component: str) -> dict[str, str]:
@@ -129,6 +160,8 @@ def build_pod_manifest(jobspec: JobSpec, job_id: str, settings: Settings) -> dic
     if output_bucket is None:
         raise ValueError("output_bucket: not in the jobspec and the OUTPUT_BUCKET setting is not configured")
     region = settings.aws_default_region
+    limits = volume_limits(settings, BATCH_VOLUMES)
+    storage = container_storage(limits)
     common_env = {
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
@@ -157,7 +190,7 @@ def build_pod_manifest(jobspec: JobSpec, job_id: str, settings: Settings) -> dic
             ),
             **common_env,
         ),
-        "resources": _resources(**STEP_RESOURCES),
+        "resources": _resources(**STEP_RESOURCES, storage=storage),
         "securityContext": _container_security(),
         "volumeMounts": _mounts("data", "scripts", "output", "tmp"),
     }
@@ -166,8 +199,8 @@ def build_pod_manifest(jobspec: JobSpec, job_id: str, settings: Settings) -> dic
         "image": _pick(images.rdfox, settings.rdfox_image),
         "imagePullPolicy": "IfNotPresent",
         "command": ["/bin/sh", "-c", RDFOX_WRAPPER],
-        "env": [*rdfox_secret_env(jobspec, settings), *_env(HOME=TMP_DIR, JOB_ID=job_id)],
-        "resources": _resources(str(resources.cores), resources.memory),
+        "env": [rdfox_license_env(jobspec, settings), *_env(HOME=TMP_DIR, JOB_ID=job_id)],
+        "resources": _resources(str(resources.cores), resources.memory, storage),
         "securityContext": _container_security(),
         # /data is read and written by RDFox's sandbox; the script is read-only to it.
         "volumeMounts": _mounts("data", "scripts", "output", "tmp", read_only=("scripts",)),
@@ -185,7 +218,7 @@ def build_pod_manifest(jobspec: JobSpec, job_id: str, settings: Settings) -> dic
             RDFOXLOG_NAME=settings.rdfoxlog_name,
             **common_env,
         ),
-        "resources": _resources(**STEP_RESOURCES),
+        "resources": _resources(**STEP_RESOURCES, storage=storage),
         "securityContext": _container_security(),
         "volumeMounts": _mounts("output", "tmp", read_only=("output",)),
     }
@@ -208,6 +241,6 @@ def build_pod_manifest(jobspec: JobSpec, job_id: str, settings: Settings) -> dic
             "securityContext": pod_security_context(),
             "initContainers": [prepare, rdfox_container],
             "containers": [publish],
-            "volumes": [{"name": name, "emptyDir": {}} for name in ("data", "scripts", "output", "tmp")],
+            "volumes": empty_dirs(limits),
         },
     }

@@ -40,3 +40,20 @@ def label_value(text: str) -> str:
     if value == text and len(value) <= LABEL_VALUE_MAX:
         return value
     return _shorten(value, text, LABEL_VALUE_MAX, "._-")
+
+
+ENDPOINT_SUFFIX = "-endpoint"
+
+
+def endpoint_pod_name_for(job_id: str) -> str:
+    """The kept endpoint's pod name: ``<job id as DNS>-<hash of the exact job id>-endpoint``, <= 63.
+
+    The endpoint pod gets no random suffix (it is found again by name), and lowercasing plus mapping other
+    characters to ``-`` sends different datasets to one name (``A.B`` and ``a-b``): the hash of the exact job
+    id, which holds the exact dataset, keeps them apart.
+    """
+    if not job_id:
+        raise ValueError("job id must not be empty")
+    head = re.sub(r"-{2,}", "-", _NOT_DNS.sub("-", job_id.lower()))
+    head = head[: LABEL_VALUE_MAX - len(ENDPOINT_SUFFIX) - 9].strip("-")
+    return f"{head}-{_digest(job_id)}{ENDPOINT_SUFFIX}" if head else f"{_digest(job_id)}{ENDPOINT_SUFFIX}"
