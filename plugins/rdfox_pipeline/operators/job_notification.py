@@ -12,6 +12,9 @@ try; a try that died between publish and record leaves ``publishing``, taken ove
 and published again: on a FIFO topic with the same MessageDeduplicationId (job id + outcome), which SNS drops
 inside its 5-minute window; on a standard topic subscribers may then get that message twice (never a
 different outcome). A job whose data loaded is announced as succeeded, never as failed.
+
+Before announcing a failure, ``notify_failure`` records one that no task recorded (a task marked failed, a
+lost worker): the run's failed task and the job's last status (``operators/failure_record.py``).
 """
 
 from __future__ import annotations
