@@ -95,6 +95,8 @@ def failed_task_of_run(ti: Any) -> str | None:
 
 def record_failed_task(metadata: Any, job_id: str, ti: Any) -> bool:
     """notify_failure's backstop: a failure nobody recorded gets the failed task and the last status."""
+    if failure_status_for((metadata.get_job(job_id) or {}).get("job_status")) is None:
+        return False  # recorded already (or loaded, or finished): the usual case, nothing to ask Airflow
     return write_failure(metadata, job_id, failed_task_of_run(ti), cause=None)
 
 
