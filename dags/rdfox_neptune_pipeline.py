@@ -182,6 +182,12 @@ with DAG(
         wait_for_neptune_load,
         notify,
     ]
+    from rdfox_pipeline.operators.failure_record import add_failure_recording
+
+    for job_task in job_tasks[:-1]:
+        # A job task failing for good records the failure and its exception on the job (exactly once;
+        # notify_failure records what no callback saw). notify: a loaded job is announced as succeeded.
+        add_failure_recording(job_task)
     # A failed jobspec wait reaches notify_failure through register_job (upstream_failed).
     job_tasks[1:] >> notify_failure
     # notify_failure succeeding would make the run green: this second leaf makes a failed job a failed run.

@@ -26,7 +26,8 @@ XCom: the registration (`job_id`, `dataset`, normalised `jobspec`, `output_prefi
     "reason": """
 **Run RDFox** in a Kubernetes pod: `prepare` downloads the dataset and writes the RDFox script, `rdfox`
 reasons, `publish` uploads `data/` and `rdfox.log` under the job's output prefix. Pool `rdfox_pods`.
-Job record: `SCHEDULED` (pod name, worker node type), `INFERENCE_FAILED` with the pod's reason.
+Job record: `SCHEDULED` (pod name, worker node type), `INFERENCE_FAILED` with the pod's reason. An error that
+is not the pod's (before it exists, a record write) keeps the status and is retried once.
 
 Extra links: **Job outputs (S3)**, **RDFox pod (EKS)** (EKS route only). Failed pods are kept for diagnosis.
 """,
@@ -37,7 +38,8 @@ Job record: `INFERENCE_COMPLETE` with the statistics, or `INFERENCE_FAILED` with
     "start_neptune_load": """
 **Start the Neptune bulk load** of the job's `data/` prefix (POST /loader). Idempotent: a retry reuses the
 load already recorded on the job (or found on Neptune) instead of starting a second one.
-Job record: `NEPTUNE_LOAD_*` with `neptune_load_id`. XCom: the load id.
+Job record: `NEPTUNE_LOAD_*` with `neptune_load_id`. XCom: the load id. A 4xx from Neptune (but 401, 403,
+408, 429) or a missing setting (`NEPTUNE_IAM_ROLE_ARN`, region, source) fails at once, without retries.
 
 Extra link: **Neptune load status**.
 """,
@@ -55,7 +57,8 @@ publishes what was published; on a FIFO topic SNS deduplicates on job id + outco
     "notify_failure": """
 **Notify failure** (runs when any task failed): publish the job's error summary to the SNS topic and
 record `ERROR_NOTIFICATION_SENT`. A job whose data loaded (only `notify` failed) gets its success summary
-instead, once. Also runs when no job could be registered.
+instead, once. Also runs when no job could be registered. A failure no task recorded (a task marked failed,
+a lost worker) is recorded first: the failed task and the status it failed in.
 """,
     "mark_run_failed": """
 **Mark the run failed** (runs when any task of the job failed, skipped otherwise): fails on purpose, so that

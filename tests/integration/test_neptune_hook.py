@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from rdfox_pipeline.compat import AirflowException
+from rdfox_pipeline.compat import AirflowException, AirflowFailException
 from rdfox_pipeline.hooks.neptune_loader import (
     NeptuneLoaderError,
     NeptuneLoaderHook,
@@ -64,6 +64,7 @@ def test_loader_400_is_not_retried_and_names_the_problem(neptune_connection, nep
     assert caught.value.status_code == 400 and caught.value.code == "BadRequestException"
     assert "Invalid format" in str(caught.value)
     assert neptune_emulator.stats()["requests"] == 1
+    assert isinstance(caught.value, AirflowFailException)  # nor does the task retry it (issue 13, 6)
     with pytest.raises(ValueError, match="iamRoleArn"):
         hook.start_load(source="s3://x/y/", format="ntriples", region=TEST_REGION)
 
@@ -123,6 +124,7 @@ def test_gives_up_after_the_bound(neptune_connection, neptune_emulator):
         hook.list_loads()
     assert caught.value.status_code == 500 and caught.value.code == "InternalFailureException"
     assert neptune_emulator.stats()["requests"] == 3
+    assert not isinstance(caught.value, AirflowFailException)  # the task's retries are for these
 
 
 def test_connection_extras_set_the_retry_bound(neptune_emulator, monkeypatch):

@@ -75,6 +75,22 @@ class NeptuneLoaderError(AirflowException):
         return self.status_code is None or self.status_code in RETRYABLE_STATUS
 
 
+# 4xx answers a new task try can change: it signs with fresh credentials (401/403); timeouts, throttling pass.
+_RETRYABLE_CLIENT_STATUS = frozenset({401, 403, 408, 429})
+
+
+class NeptuneRequestRejected(NeptuneLoaderError, AirflowFailException):
+    """A 4xx that sending the same request again will not change (400 bad request, 404 unknown load id):
+    the task fails without the retries meant for 5xx, throttling and the network."""
+
+
+def rejected_for_good(status_code: int | None) -> bool:
+    """True for an answer no retry changes: a 4xx other than 401, 403, 408 and 429."""
+    return (
+        status_code is not None and 400 <= status_code < 500 and status_code not in _RETRYABLE_CLIENT_STATUS
+    )
+
+
 class NeptuneEndpointError(AirflowFailException):
     """The connection and NEPTUNE_CLUSTER_ENDPOINT do not name one usable endpoint: a configuration error,
     which retrying the task cannot fix."""
@@ -233,6 +249,7 @@ def _body_value(value: Any) -> Any:
 
 
 def _error_from_response(status: int, text: str, request_id: str | None) -> NeptuneLoaderError:
+    error_class = NeptuneRequestRejected if rejected_for_good(status) else NeptuneLoaderError
     try:
         body = json.loads(text)
     except ValueError:
@@ -240,8 +257,8 @@ def _error_from_response(status: int, text: str, request_id: str | None) -> Nept
     if isinstance(body, dict):
         code = str(body.get("code") or body.get("status") or "HTTPError")
         message = str(body.get("detailedMessage") or body.get("errorMessage") or body.get("message") or text)
-        return NeptuneLoaderError(status, code, message, body.get("requestId") or request_id)
-    return NeptuneLoaderError(status, "HTTPError", text[:500] or f"HTTP {status}", request_id)
+        return error_class(status, code, message, body.get("requestId") or request_id)
+    return error_class(status, "HTTPError", text[:500] or f"HTTP {status}", request_id)
 
 
 class NeptuneLoaderHook(BaseHook):

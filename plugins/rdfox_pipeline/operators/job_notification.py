@@ -12,6 +12,9 @@ try; a try that died between publish and record leaves ``publishing``, taken ove
 and published again: on a FIFO topic with the same MessageDeduplicationId (job id + outcome), which SNS drops
 inside its 5-minute window; on a standard topic subscribers may then get that message twice (never a
 different outcome). A job whose data loaded is announced as succeeded, never as failed.
+
+Before announcing a failure, ``notify_failure`` records one that no task recorded (a task marked failed, a
+lost worker): the run's failed task and the job's last status (``operators/failure_record.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from rdfox_pipeline.aws.job_table import (
     NOTIFICATION_CLAIM_FIELD,
 )
 from rdfox_pipeline.domain.statuses import FINISHED_STATUSES, JobStatus
+from rdfox_pipeline.operators.failure_record import record_failed_task
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -145,6 +149,9 @@ class JobNotificationOperator(SnsPublishOperator):
             raise ValueError("job_id is empty: no job to notify about (did the registration fail?)")
         metadata = self._metadata_hook()
         record = metadata.require_job(job_id)
+        if self.outcome == "failure" and record_failed_task(metadata, job_id, context.get("ti")):
+            # Nobody recorded the failure (a task marked failed, a lost worker): now the record says it.
+            record = metadata.require_job(job_id)
         status = str(record.get("job_status"))
         if status in {s.value for s in FINISHED_STATUSES}:
             # Already told: a retry after the status write failed, or a second run of this task.

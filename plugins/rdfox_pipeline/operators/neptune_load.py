@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from rdfox_pipeline.compat import AirflowException
+from rdfox_pipeline.compat import AirflowException, AirflowFailException
 from rdfox_pipeline.domain.statuses import (
     NEPTUNE_ACTIVE_LOAD_STATUSES,
     NEPTUNE_TERMINAL_OK,
@@ -105,7 +105,10 @@ class NeptuneBulkLoadOperator(BaseOperator):
         return load_settings(recorded_jobspec(record), aws_conn_id=self.aws_conn_id)
 
     def load_parameters(self, record: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Neptune's POST /loader body for this job (settings < jobspec overrides < operator arguments)."""
+        """Neptune's POST /loader body for this job (settings < jobspec overrides < operator arguments).
+
+        A missing source, role or region is a configuration error: AirflowFailException (no retry).
+        """
         from rdfox_pipeline.sensors.neptune_load_status import recorded_jobspec
 
         jobspec = recorded_jobspec(record)
@@ -117,19 +120,19 @@ class NeptuneBulkLoadOperator(BaseOperator):
             )
             dataset = self.dataset or (record or {}).get("dataset") or (jobspec.dataset if jobspec else None)
             if not bucket or not dataset:
-                raise AirflowException(
+                raise AirflowFailException(
                     f"job {self.job_id}: cannot tell the load source: give source=, or an output_bucket "
                     "(argument, jobspec or OUTPUT_BUCKET setting) and a dataset (argument or job record)"
                 )
             source = default_source(bucket, dataset, self.job_id)
         role = self.iam_role_arn or settings.neptune_iam_role_arn
         if not role:
-            raise AirflowException(
+            raise AirflowFailException(
                 "NEPTUNE_IAM_ROLE_ARN is not set (setting, jobspec neptune.iam_role_arn or arg)"
             )
         region = self.region or settings.aws_default_region
         if not region:
-            raise AirflowException(
+            raise AirflowFailException(
                 "the Neptune cluster region is not set (AWS_DEFAULT_REGION setting or region=)"
             )
         params: dict[str, Any] = {

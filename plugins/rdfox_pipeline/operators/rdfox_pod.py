@@ -12,8 +12,10 @@
 
 The pod itself comes from ``build_pod_manifest(jobspec, job_id, settings)``. Job record: SCHEDULED (with the
 pod name) once the pod exists, the worker's instance type when known, INFERENCE_FAILED with the reason when
-the pod fails (a failed step, OOM kill, image pull error, scheduling timeout). A pod still Pending when the
-task ends is deleted (it would never start); the init containers' logs reach the task log (docs/pod.md).
+the pod fails (a failed step, OOM kill, image pull error, scheduling timeout), and only then: an error
+before the pod exists or around a pod that did not fail leaves the status for the task's retry. A pod still
+Pending when the task ends is deleted (it would never start); the init containers' logs reach the task log
+(docs/pod.md).
 """
 
 from __future__ import annotations
@@ -52,6 +54,26 @@ class EndpointCapRefused(AirflowFailException):
 
 def describe_pod_failure(pod: k8s.V1Pod | None, fallback: str) -> str:
     """One line saying why the pod failed: the first failed container, else the pod's own reason."""
+    failure = _container_or_scheduling_failure(pod)
+    if failure:
+        return failure
+    status = getattr(pod, "status", None)
+    if status is not None and (status.reason or status.message):
+        return f"pod {status.phase or 'failed'}: {status.reason or ''} {status.message or ''}".strip()
+    return fallback
+
+
+def pod_has_failed(pod: k8s.V1Pod | None) -> bool:
+    """The pod itself failed (RDFox's, a step's or the pod's own failure), as opposed to the task around it.
+
+    Failed phase, a container that exited non-zero or can never start, or a pod that cannot be scheduled.
+    No pod (the error came before it existed), or a Running or Succeeded one: not the pod's failure.
+    """
+    phase = getattr(getattr(pod, "status", None), "phase", None)
+    return phase == PodPhase.FAILED or _container_or_scheduling_failure(pod) is not None
+
+
+def _container_or_scheduling_failure(pod: k8s.V1Pod | None) -> str | None:
     status = getattr(pod, "status", None)
     if status is not None:
         for statuses in (status.init_container_statuses or [], status.container_statuses or []):
@@ -73,9 +95,7 @@ def describe_pod_failure(pod: k8s.V1Pod | None, fallback: str) -> str:
             if condition.type == "PodScheduled" and condition.status == "False":
                 detail = f": {condition.message.strip()}" if condition.message else ""
                 return f"pod could not be scheduled ({condition.reason or 'Unschedulable'}{detail})"
-        if status.reason or status.message:
-            return f"pod {status.phase or 'failed'}: {status.reason or ''} {status.message or ''}".strip()
-    return fallback
+    return None
 
 
 def _init_containers_that_ran(pod: k8s.V1Pod, requested: Any) -> list[str]:
@@ -237,8 +257,12 @@ class RdfoxPodOperator(EksPodOperator):
         if event.get("status") in _FINAL_EVENTS:
             self._write_init_container_logs(event)
         result = KubernetesPodOperator.trigger_reentry(self, context, event)
-        # Only reached when the pod succeeded (a failed pod raised above).
-        self._record_node_type()
+        # Only reached when the pod succeeded (a failed pod raised above). From here on nothing may fail
+        # the task: a retry would have no pod to reattach to (a succeeded one is deleted).
+        try:
+            self._record_node_type()
+        except Exception as exc:  # informative field: the job keeps SCHEDULED, parse_rdfox_log goes on
+            self.log.warning("Job %s: could not record the worker node type: %s", self.job_id, exc)
         self._start_endpoint_if_asked()
         return result
 
@@ -382,13 +406,35 @@ class RdfoxPodOperator(EksPodOperator):
         if node_type:
             self._hook().record_status(self.job_id, "SCHEDULED", worker_node_type=node_type)
 
+    def _pod_failed(self) -> bool:
+        """Whether the pod failed (INFERENCE_FAILED), from the pod as it is now where it can be read."""
+        if self._deleted_pending_pod:
+            return True  # it could never start (image pull error, unschedulable) and was given up
+        if self.pod is None:
+            return False
+        try:
+            return pod_has_failed(self.pod_manager.read_pod(self.pod))
+        except Exception:  # unreadable (deleted, API down): the copy the task last saw
+            return pod_has_failed(self.pod)
+
     def _record_failure(self, exc: BaseException) -> None:
-        """INFERENCE_FAILED with the pod's reason and, when the log was published, the log's own diagnosis."""
+        """INFERENCE_FAILED with the pod's reason and, when the log was published, the log's own diagnosis.
+
+        Only when the pod failed. An error before the pod exists (SSM, EKS, the Kubernetes API or a quota
+        refusing it) or around a pod that runs or succeeded (a job record write, a lost watch) is not RDFox's
+        failure: the job keeps its status, the task fails and its retry reattaches to the pod or creates it.
+        """
         if isinstance(exc, EndpointCapRefused):  # refused before any pod: nothing was tried
             try:
                 self._hook().record_status(self.job_id, "SCHEDULE_FAILED", error_reason=_one_line(str(exc)))
             except Exception:
                 self.log.exception("Could not record SCHEDULE_FAILED for job %s", self.job_id)
+            return
+        if not self._pod_failed():
+            self.log.warning(
+                "Job %s: %s: %s; the pod did not fail, so the job is not INFERENCE_FAILED (a retry goes on)",
+                self.job_id, type(exc).__name__, exc,
+            )  # fmt: skip
             return
         try:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -238,7 +238,9 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
                 f"(still running; cancel it with DELETE /loader/{self.load_id} if it must stop)"
             )
         if kind == "error":
-            raise AirflowException(
+            # The trigger sends "error" only for answers polling again cannot change (404 for a load Neptune
+            # forgot, 400, 403, a bad endpoint): no retry. The job task's failure callback records it.
+            raise AirflowFailException(
                 f"Neptune load {self.load_id}: cannot read its status: {event.get('message')}"
             )
         if kind != "terminal":

@@ -103,9 +103,12 @@ class RdfoxLogSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         if not event or event.get("status") not in ("success", "running"):
+            from rdfox_pipeline.compat import AirflowException
+
+            # Not recorded here: an S3 error is worth a retry. A final failure is recorded by the job
+            # tasks' failure callback (operators/failure_record.py), with this message.
             message = (event or {}).get("message", "no event")
-            self._record("INFERENCE_FAILED", error_reason=f"waiting for rdfox.log failed: {message}")
-            raise RuntimeError(f"waiting for rdfox.log failed: {message}")
+            raise AirflowException(f"waiting for rdfox.log failed: {message}")
         return self._parse()
 
     def _record(self, status: str, **fields: Any) -> None:
