@@ -19,6 +19,7 @@ from rdfox_pipeline.domain.settings import SettingsError, resolve_settings
 SAMPLES = Path(__file__).resolve().parents[2] / "include" / "samples"
 DIGEST = "@sha256:" + "ab" * 32
 ECR = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/"
+ROLE = "arn:aws:iam::123456789012:role/loader"
 ENV = {"INPUT_BUCKET": "rdfox-pipeline-input", "OUTPUT_BUCKET": "rdfox-pipeline-output"}
 
 # The security review's jobspec: every field it sets is one a jobspec must not choose.
@@ -134,6 +135,20 @@ def test_a_closed_field_with_the_operators_value_is_accepted_as_the_operators() 
         {"job_key": "D", "rdfox_container_image": "oxfordsemantic/rdfox:7.1.1"},
         _settings(RDFOX_IMAGE="docker.io/oxfordsemantic/rdfox:7.1.1"),
     ).spec
+    assert spec.images.rdfox == "docker.io/oxfordsemantic/rdfox:7.1.1"
+
+
+def test_old_keys_that_repeat_the_operators_settings_keep_validating() -> None:
+    old = {
+        "job_key": "D", "job_bucket": "rdfox-pipeline-input", "output_bucket": "rdfox-pipeline-output",
+        "namespace": "rdfox", "service_account": "rdfox-pipeline", "license_secret_name": "rdfox-license",
+        "rdfox_password_secret": "rdfox-password", "rdfox_port": 12110, "restart_policy": "Never",
+        "rdfox_container_image": "oxfordsemantic/rdfox:7.1.1",
+        "neptune_configuration": {"format": "turtle", "queueRequest": True, "fail_on_error": False,
+                                  "parallelism": "HIGH", "mode": "AUTO", "iamRoleArn": ROLE},
+    }  # fmt: skip
+    spec = parse_jobspec_for_run(old, _settings(NEPTUNE_IAM_ROLE_ARN=ROLE)).spec
+    assert (spec.kubernetes.namespace, spec.rdfox.license_secret_name) == ("rdfox", "rdfox-license")
     assert spec.images.rdfox == "docker.io/oxfordsemantic/rdfox:7.1.1"
 
 
