@@ -368,7 +368,7 @@ def faulty_stack(state_dir: Path, *, pod_seconds: float = 0.0, license_text: str
             extra = [{"match": pattern, **entry} for pattern, entry in FAULT_IMAGES.items()]
             if pod_seconds:
                 for entry in document["images"]:
-                    if entry["match"].startswith("rdfox-pipeline/prepare"):
+                    if entry["match"].lstrip("*").startswith("rdfox-pipeline/prepare"):
                         python = entry["programs"]["python"]
                         entry["programs"]["python"] = [
                             "/bin/sh",

@@ -33,6 +33,9 @@ for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # moto's dummy credentials
 os.environ["AWS_DEFAULT_REGION"] = TEST_REGION
+# Tests run on local stand-ins (moto, the emulators): the local stack's explicit signal, so pods may start
+# without an IMAGE_REGISTRY_ALLOWLIST; tests of that refusal set it to false.
+os.environ["LOCAL_STACK"] = "true"
 
 
 def free_port() -> int:

@@ -216,6 +216,9 @@ class LocalProvisioner:
             "OUTPUT_BUCKET": cfg.output_bucket,
             "NEPTUNE_CLUSTER_ENDPOINT": cfg.neptune_endpoint,
             "NEPTUNE_IAM_ROLE_ARN": cfg.neptune_iam_role_arn,
+            # The explicit "this is the local stack" signal: its pods' images come from the emulator's image
+            # map, so no IMAGE_REGISTRY_ALLOWLIST is needed here (everywhere else, an empty one stops pods).
+            "LOCAL_STACK": "true",
             **cfg.extra_settings,
         }
         settings = {name: value for name, value in settings.items() if value is not None}

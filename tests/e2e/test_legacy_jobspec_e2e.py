@@ -28,7 +28,8 @@ def test_legacy_submitter_jobspec_end_to_end(local_stack, tmp_path) -> None:
     assert {n.split(":", 1)[0] for n in notes} == {
         "init_container_image", "publisher_container_image", "rdfox_init_container_image", "auto_shutdown",
     }  # fmt: skip
-    assert record["jobspec"]["images"]["rdfox"] == "oxfordsemantic/rdfox:7.1.1"
+    # The old key names the operator's RDFOX_IMAGE (by its Docker Hub short name): the operator's runs.
+    assert record["jobspec"]["images"]["rdfox"] == "docker.io/oxfordsemantic/rdfox:7.1.1"
     # The reasoning pod succeeded although the old images are in no image map of the emulator (an unmapped
     # image never starts): the pipeline's step images ran. That pod is deleted on success.
     assert record["pod_name"]

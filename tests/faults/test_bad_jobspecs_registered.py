@@ -58,7 +58,9 @@ def _expected(name: str) -> dict[str, Any]:
 def _register(world: AwsWorld, body: bytes, name: str) -> tuple[dict[str, Any], BaseException]:
     from rdfox_pipeline.operators.job_registration import RegisterJobOperator
 
-    key = f"{FILED_UNDER}/{Path(name).stem}.rdfoxjob.json"
+    # A valid jobspec is filed under its own dataset, as users file them (register_job checks that).
+    folder = EXPECTED.get(name, {}).get("filed_under", FILED_UNDER)
+    key = f"{folder}/{Path(name).stem}.rdfoxjob.json"
     world.client("s3").put_object(Bucket=world.input_bucket, Key=key, Body=body)
     context = world.context(jobspec_uri=f"s3://{world.input_bucket}/{key}")
     with pytest.raises(Exception) as info:
@@ -122,13 +124,14 @@ def test_cases_exist() -> None:
 
 
 def test_registration_refuses_like_the_domain() -> None:
-    """register_job validates with the domain's parse_jobspec (so every corpus case is refused there too)."""
+    """register_job validates with the domain's parse_jobspec_for_run (parse_jobspec, then the boundary),
+    so every corpus case is refused there too."""
     import inspect
 
     from rdfox_pipeline.operators.job_registration import RegisterJobOperator
 
     source = inspect.getsource(RegisterJobOperator.execute)
-    assert "parse_jobspec_with_notes(" in source and "_record_invalid(" in source
+    assert "parse_jobspec_for_run(" in source and "_record_invalid(" in source
 
 
 def test_one_job_record_per_bad_run(aws_world: AwsWorld) -> None:

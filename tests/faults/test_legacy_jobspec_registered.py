@@ -57,7 +57,7 @@ def test_legacy_submitter_jobspec_is_registered_with_its_notes(
     assert record["jobspec_notes"] == notes
     assert record["jobspec"]["images"] == {
         "prepare": None,
-        "rdfox": "oxfordsemantic/rdfox:7.1.1",
+        "rdfox": "docker.io/oxfordsemantic/rdfox:7.1.1",  # the operator's RDFOX_IMAGE: the old key names it
         "publish": None,
     }
     assert record["jobspec"]["rdfox"]["keep_endpoint"] is True

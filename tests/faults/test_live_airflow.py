@@ -172,6 +172,14 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
                 "AWS_SESSION_TOKEN": known["aws_session_token"],
                 "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_conn),
                 "RDFOX_PIPELINE_JOBSPEC_QUEUE_URL": "",  # runs only from this test, not from the S3 queue
+                # The fault images are closed jobspec fields: the operator opens them, each value exactly.
+                "JOBSPEC_ALLOWED_FIELDS": json.dumps(
+                    {
+                        f"images.{step}": [spec["images"][step]]
+                        for spec in FAULTS.values()
+                        for step in spec.get("images", {})
+                    }
+                ),
             },
         )
         services.start()

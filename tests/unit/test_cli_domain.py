@@ -80,7 +80,9 @@ def test_jobspec_validate_missing_file_and_allow_list(tmp_path: Path, capsys: py
     spec.write_text(json.dumps({"dataset": "DS", "images": {"rdfox": "evil.io/rdfox:7"}}))
     assert main(["jobspec", "validate", str(spec), "--allowed-registry", "registry.io"]) == 2
     assert "images.rdfox: image 'evil.io/rdfox:7' is not under an allowed registry" in capsys.readouterr().err
-    assert main(["jobspec", "validate", str(spec)]) == 0
+    # Within every registry, the image is still a closed field: the operator's RDFOX_IMAGE decides it.
+    assert main(["jobspec", "validate", str(spec)]) == 2
+    assert "images.rdfox: closed to jobspecs" in capsys.readouterr().err
 
 
 def test_jobspec_validate_reads_allow_list_from_env(
@@ -92,6 +94,7 @@ def test_jobspec_validate_reads_allow_list_from_env(
     monkeypatch.setenv("PREPARE_IMAGE", "registry.io/p:1")
     monkeypatch.setenv("RDFOX_IMAGE", "registry.io/r:1")
     monkeypatch.setenv("PUBLISH_IMAGE", "registry.io/u:1")
+    monkeypatch.setenv("JOBSPEC_ALLOWED_FIELDS", '{"images.rdfox": ["registry.io/rdfox:7"]}')
     assert main(["jobspec", "validate", str(spec)]) == 0
     monkeypatch.setenv("NEPTUNE_QUEUE_REQUEST", "perhaps")
     assert main(["jobspec", "validate", str(spec)]) == 2

@@ -273,6 +273,8 @@ STEP_IMAGES = {
     "PREPARE_IMAGE": "rdfox-pipeline/prepare:0.1.0",
     "PUBLISH_IMAGE": "rdfox-pipeline/publish:0.1.0",
 }
+# The deployment the old submitter's jobspec was written for: its buckets are the operator's settings.
+SAMPLE_BUCKETS = {"INPUT_BUCKET": "rdfox-pipeline-input", "OUTPUT_BUCKET": "rdfox-pipeline-output"}
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -283,10 +285,18 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_validate_prints_the_notes_on_stderr() -> None:
-    done = run_cli("jobspec", "validate", str(LEGACY_SAMPLE), RDFOX_ENDPOINT_TTL_HOURS="6")
+    done = run_cli(
+        "jobspec", "validate", str(LEGACY_SAMPLE), RDFOX_ENDPOINT_TTL_HOURS="6", LOCAL_STACK="true",
+        **SAMPLE_BUCKETS,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     spec = json.loads(done.stdout)  # stdout stays the normalised document
-    assert spec["images"] == {"prepare": None, "rdfox": "oxfordsemantic/rdfox:7.1.1", "publish": None}
+    # The old key repeats the operator's RDFOX_IMAGE (Docker Hub's short name of it): the operator's runs.
+    assert spec["images"] == {
+        "prepare": None,
+        "rdfox": "docker.io/oxfordsemantic/rdfox:7.1.1",
+        "publish": None,
+    }
     notes = done.stderr.splitlines()
     assert all(line.startswith("note: ") for line in notes)
     assert any(line.startswith("note: auto_shutdown: false") and "6 h" in line for line in notes)
@@ -312,14 +322,14 @@ def test_cli_pod_render_uses_the_pipeline_step_images_and_the_allowed_rdfox_imag
     allow = "rdfox-pipeline/,docker.io/oxfordsemantic/"
     done = run_cli(
         "pod", "render", str(LEGACY_SAMPLE), "--job-id", "SAMPLE_2021-08-01_000",
-        IMAGE_REGISTRY_ALLOWLIST=allow, AWS_DEFAULT_REGION="eu-west-2", **STEP_IMAGES,
+        IMAGE_REGISTRY_ALLOWLIST=allow, AWS_DEFAULT_REGION="eu-west-2", **STEP_IMAGES, **SAMPLE_BUCKETS,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     pod = yaml.safe_load(done.stdout)
     images = {c["name"]: c["image"] for c in [*pod["spec"]["initContainers"], *pod["spec"]["containers"]]}
     assert images == {
         "prepare": STEP_IMAGES["PREPARE_IMAGE"],
-        "rdfox": "oxfordsemantic/rdfox:7.1.1",
+        "rdfox": "docker.io/oxfordsemantic/rdfox:7.1.1",  # the operator's RDFOX_IMAGE, the old key names it
         "base": STEP_IMAGES["PUBLISH_IMAGE"],
     }
     assert "legacy-registry" not in done.stdout

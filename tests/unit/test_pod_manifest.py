@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -37,6 +38,10 @@ OLD_FORM = {
 }
 
 
+# The operator's buckets are the ones OLD_FORM repeats (a jobspec may not choose others: jobspec_policy).
+CLI_ENV = {**os.environ, "INPUT_BUCKET": "in-bucket", "OUTPUT_BUCKET": "out-bucket"}
+
+
 def _manifest(raw: dict, job_id: str = "DATASET_2021-08-01_000", **env: str) -> dict:
     spec = parse_jobspec(raw)
     settings = resolve_settings(spec.setting_overrides(), env={"AWS_DEFAULT_REGION": "eu-west-2", **env})
@@ -68,7 +73,7 @@ def test_steps_run_in_order_and_publish_is_the_watched_container() -> None:
     # The operator watches "base" and deletes the pod only when it ended: publish must be that container.
     assert [c["name"] for c in spec["containers"]] == ["base"]
     # The old form's publisher image cannot run the new publish step: the PUBLISH_IMAGE setting's runs.
-    assert spec["containers"][0]["image"] == "rdfox-pipeline/publish:0.1.0"
+    assert spec["containers"][0]["image"] == "registry.invalid/rdfox-pipeline/publish:0.1.0"
     assert spec["containers"][0]["command"] == ["python", "-m", "rdfox_local.steps.publish"]
     assert spec["initContainers"][0]["command"] == ["python", "-m", "rdfox_local.steps.prepare"]
     assert spec["restartPolicy"] == "Never"
@@ -189,7 +194,7 @@ def test_pod_render_cli_prints_the_manifest(tmp_path: Path) -> None:
     result = subprocess.run(
         [CLI, "pod", "render", str(path),
          "--job-id", "DATASET_2021-08-01_007"],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, env=CLI_ENV,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     manifest = yaml.safe_load(result.stdout)
@@ -211,7 +216,7 @@ def test_pod_render_cli_rejects_a_bad_job_id(tmp_path: Path, args: list[str], me
     path.write_text(json.dumps(OLD_FORM))
     result = subprocess.run(
         [CLI, "pod", "render", str(path), *args],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, env=CLI_ENV,
     )  # fmt: skip
     assert result.returncode == 2
     assert message in result.stderr and result.stderr.count("\n") == 1

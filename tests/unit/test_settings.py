@@ -33,9 +33,10 @@ DESIGN_SETTINGS = {
     "NEPTUNE_LOAD_MODE": "AUTO",
     "NEPTUNE_PARSER_CONFIGURATION": None,
     "IMAGE_REGISTRY_ALLOWLIST": [],
-    "PREPARE_IMAGE": "rdfox-pipeline/prepare:0.1.0",
-    "RDFOX_IMAGE": "oxfordsemantic/rdfox:7.1.1",
-    "PUBLISH_IMAGE": "rdfox-pipeline/publish:0.1.0",
+    # Fully qualified (issue 18): never a Docker Hub short name; the step images' registry never resolves.
+    "PREPARE_IMAGE": "registry.invalid/rdfox-pipeline/prepare:0.1.0",
+    "RDFOX_IMAGE": "docker.io/oxfordsemantic/rdfox:7.1.1",
+    "PUBLISH_IMAGE": "registry.invalid/rdfox-pipeline/publish:0.1.0",
     "KUBERNETES_NAMESPACE": "rdfox",
     "SERVICE_ACCOUNT": "rdfox-pipeline",
     "RDFOX_LICENSE_SECRET": "rdfox-license",
@@ -57,6 +58,12 @@ DESIGN_SETTINGS = {
     "POD_OUTPUT_VOLUME_LIMIT": "5Gi",
     "RDFOX_MAX_ENDPOINTS": 5,
     "RDFOX_ENDPOINT_CLIENT_NAMESPACE": None,
+    "LOCAL_STACK": False,
+    "JOBSPEC_ALLOWED_FIELDS": {},
+    "JOBSPEC_MAX_CORES": 64,
+    "JOBSPEC_MAX_MEMORY": "256Gi",
+    "JOBSPEC_MAX_ENDPOINT_TTL_HOURS": 168,
+    "JOBSPEC_MAX_POD_STARTUP_TIMEOUT_SECONDS": 3600,
 }
 
 

@@ -9,7 +9,7 @@ File format (YAML)::
     inject_env:                       # every container gets these (like EKS's identity webhook); ${VAR} is
       AWS_ENDPOINT_URL: ${AWS_ENDPOINT_URL}   # taken from the emulator's environment, unset -> left out
     images:
-      - match: "rdfox-pipeline/prepare:*"     # fnmatch pattern on the image reference; first match wins
+      - match: "*rdfox-pipeline/prepare:*"    # fnmatch pattern on the image reference; first match wins
         programs:
           python: ["{python}"]                # {python}: the emulator's interpreter; {map_dir}: map dir
         entrypoint: ["python"]                # optional

@@ -1,7 +1,8 @@
-"""`rdfox-pipeline pod render JOBSPEC_FILE [--job-id ID]`: print the job's pod manifest as YAML.
+"""`rdfox-pipeline pod render JOBSPEC_FILE [--job-id ID] [--ssm]`: print the job's pod manifest as YAML.
 
-Settings come from the environment only (no AWS access): what is printed is what the operator would
-create for this jobspec with those settings. Without ``--job-id`` a job id of today's date and number 000 is
+Settings come from the environment (and SSM with ``--ssm``); the jobspec is checked as a run checks it
+(``rdfox-pipeline jobspec validate``), so what is printed is the pod a run would create, or the one-line
+reason it would create none. Without ``--job-id`` a job id of today's date and number 000 is
 used, as the first job of the day would get. Jobspec notes (old flat-form keys not used as before) go to
 stderr as ``note: ...`` lines.
 """
@@ -13,9 +14,8 @@ import datetime as dt
 import os
 import sys
 
-from rdfox_pipeline.cli._files import read_bytes
+from rdfox_pipeline.cli.jobspec import add_settings_arguments, checked_jobspec, operator_settings, ssm_layer
 from rdfox_pipeline.cli.main import CliError
-from rdfox_pipeline.domain.jobspec import MAX_JOBSPEC_BYTES, JobSpecError, parse_jobspec_with_notes
 from rdfox_pipeline.domain.settings import SettingsError, resolve_settings
 
 
@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument(
         "--job-id", default=None, metavar="ID", help="job id (default: <dataset><d><today><d>000)"
     )
+    add_settings_arguments(render)
     render.set_defaults(handler=render_command)
 
 
@@ -36,22 +37,13 @@ def render_command(args: argparse.Namespace) -> int:
     from rdfox_pipeline.domain.job_ids import format_job_id, parse_job_id
     from rdfox_pipeline.pod.manifest import build_pod_manifest
 
+    ssm = ssm_layer(args.ssm)
+    base = operator_settings(ssm)
+    delimiter = base.job_id_delimeter
+    spec, notes = checked_jobspec(args.file, base)
     try:
-        env_settings = resolve_settings(env=os.environ)
+        settings = resolve_settings(spec.setting_overrides(), ssm=ssm, env=os.environ)
     except SettingsError as exc:
-        raise CliError(f"environment: {exc}") from None
-    delimiter = env_settings.job_id_delimeter
-    raw = read_bytes(args.file, limit=MAX_JOBSPEC_BYTES)
-    try:
-        spec, notes = parse_jobspec_with_notes(
-            raw,
-            allowed_registries=env_settings.image_registry_allowlist,
-            delimiter=delimiter,
-            aws_region=env_settings.aws_default_region,
-            endpoint_ttl_hours=env_settings.rdfox_endpoint_ttl_hours,
-        )
-        settings = resolve_settings(spec.setting_overrides(), env=os.environ)
-    except (JobSpecError, SettingsError) as exc:
         raise CliError(f"{args.file}: {exc}") from None
     if args.job_id is None:
         job_id = format_job_id(spec.dataset, dt.datetime.now(dt.UTC).date(), 0, delimiter)

@@ -412,6 +412,76 @@ class _OldJobSpec(_Strict):
         return tuple(out)
 
 
+# Where each old flat-form key lands in the new form (for the policy, which names the key the user wrote).
+_OLD_KEY_PATHS: Mapping[str, tuple[str, ...]] = {
+    "job_bucket": ("job_bucket",),
+    "output_bucket": ("output_bucket",),
+    "rdfox_container_image": ("images", "rdfox"),
+    "namespace": ("kubernetes", "namespace"),
+    "service_account": ("kubernetes", "service_account"),
+    "restart_policy": ("kubernetes", "restart_policy"),
+    "license_secret_name": ("rdfox", "license_secret_name"),
+    "rdfox_password_secret": ("rdfox", "password_secret_name"),
+    "rdfox_port": ("rdfox", "port"),
+    "requested_cores": ("resources", "cores"),
+    "requested_memory": ("resources", "memory"),
+    "auto_shutdown": ("rdfox", "keep_endpoint"),
+}
+_OLD_NEPTUNE_PATHS: Mapping[str, str] = {
+    **{camel: camel for camel in _NEPTUNE_SPELLINGS},
+    **{snake: camel for camel, snake in _NEPTUNE_SPELLINGS.items()},
+    "parallelism": "parallelism",
+    "mode": "mode",
+}
+_NEW_NEPTUNE_NAMES: Mapping[str, str] = {
+    "format": "format",
+    "parallelism": "parallelism",
+    "queueRequest": "queue_request",
+    "failOnError": "fail_on_error",
+    "updateSingleCardinalityProperties": "update_single_cardinality_properties",
+    "mode": "mode",
+    "parserConfiguration": "parser_configuration",
+    "iamRoleArn": "iam_role_arn",
+    "clusterEndpoint": "cluster_endpoint",
+}
+
+
+def given_fields(data: Mapping[str, Any]) -> dict[tuple[str, ...], str]:
+    """New-form path -> the key the user wrote (``"kubernetes.namespace"``, old ``"namespace"``), for every
+    field a jobspec document gives a non-null value; ``("settings", NAME)`` for each per-job setting.
+
+    Call it on a document ``parse_jobspec`` accepted. Old keys that are recorded but never used (the old
+    init/publisher images, ``job_id``, ``parallelism``, ``neptune_configuration.region``) are not listed.
+    """
+    out: dict[tuple[str, ...], str] = {}
+    if any(k in OLD_FORM_KEYS for k in data):
+        for key, path in _OLD_KEY_PATHS.items():
+            if data.get(key) is not None:
+                out[path] = key
+        nc = data.get("neptune_configuration")
+        for key, value in nc.items() if isinstance(nc, Mapping) else ():
+            if value is not None and key in _OLD_NEPTUNE_PATHS:
+                out[("neptune", _NEW_NEPTUNE_NAMES[_OLD_NEPTUNE_PATHS[key]])] = f"neptune_configuration.{key}"
+        return out
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and key in (
+            "resources",
+            "images",
+            "kubernetes",
+            "rdfox",
+            "neptune",
+            "settings",
+        ):
+            for sub, subvalue in value.items():
+                if subvalue is not None:
+                    out[(key, str(sub))] = f"{key}.{sub}"
+        else:
+            out[(key,)] = key
+    return out
+
+
 SHARED_KEYS = frozenset({"job_bucket", "output_bucket"})
 OLD_FORM_KEYS = frozenset(_OldJobSpec.model_fields) - SHARED_KEYS
 NEW_FORM_KEYS = frozenset(JobSpec.model_fields) - SHARED_KEYS
@@ -581,6 +651,7 @@ __all__ = [
     "JobSpec",
     "JobSpecError",
     "ParsedJobSpec",
+    "given_fields",
     "load_jobspec_document",
     "parse_jobspec",
     "parse_jobspec_with_notes",

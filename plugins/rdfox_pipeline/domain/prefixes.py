@@ -21,7 +21,9 @@ DEFAULT_PREFIXES: Mapping[str, str] = {
 }
 
 # SPARQL's PN_PREFIX, ASCII only: a letter, then letters, digits, '_', '-', '.'; not ending in '.'.
-_NAME_RE = re.compile(r"^(?:[A-Za-z](?:[A-Za-z0-9_.-]*[A-Za-z0-9_-])?)?$")
+# Used with fullmatch: a "$" anchor would also match before a final newline, and "ex\n" would then put a
+# second command into the RDFox script.
+_NAME_RE = re.compile(r"(?:[A-Za-z](?:[A-Za-z0-9_.-]*[A-Za-z0-9_-])?)?")
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 # Not allowed in an IRIREF; '$' would be expanded by the RDFox shell ($(var)).
 _IRI_FORBIDDEN = set('<>"{}|^`\\$')
@@ -39,7 +41,7 @@ def check_prefix_name(name: object) -> str:
     if not isinstance(name, str):
         raise ValueError(f"prefix name must be a string, got {_type_name(name)}")
     bare = name[:-1] if name.endswith(":") else name
-    if not _NAME_RE.match(bare):
+    if not _NAME_RE.fullmatch(bare):
         raise ValueError(
             f"{name!r} is not a valid prefix name (a letter, then letters, digits, '_', '-' or '.'; "
             "empty for ':')"

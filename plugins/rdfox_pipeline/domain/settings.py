@@ -163,6 +163,27 @@ def _defs(*items: SettingDefinition) -> dict[str, SettingDefinition]:
 
 
 _text = _str_parser()
+# Default images are fully qualified, never Docker Hub short names (which a runtime may resolve on Docker Hub
+# or on any "unqualified search" registry). The step images are this project's own and are published
+# nowhere: ``registry.invalid`` (RFC 6761: never resolves) makes a deployment that forgot PREPARE_IMAGE /
+# PUBLISH_IMAGE fail to pull, instead of pulling whatever someone pushed as ``rdfox-pipeline/prepare`` on
+# Docker Hub. RDFox's is the vendor's own image, named with its registry.
+DEFAULT_PREPARE_IMAGE = "registry.invalid/rdfox-pipeline/prepare:0.1.0"
+DEFAULT_RDFOX_IMAGE = "docker.io/oxfordsemantic/rdfox:7.1.1"
+DEFAULT_PUBLISH_IMAGE = "registry.invalid/rdfox-pipeline/publish:0.1.0"
+
+
+def _parse_allowed_fields(value: object) -> dict[str, list[Any]]:
+    # Imported here: the policy module imports the jobspec model, which imports this module.
+    from rdfox_pipeline.domain.jobspec_policy import parse_allowed_fields
+
+    return parse_allowed_fields(parse_json_object(value))
+
+
+def _memory_cap(value: object) -> str:
+    return _str_parser(v.check_memory)(value)
+
+
 SETTINGS: Mapping[str, SettingDefinition] = _defs(
     SettingDefinition("CLUSTER_NAME", None, _text, "EKS cluster that runs the RDFox pods", False),
     SettingDefinition("JOB_TABLE_NAME", "rdfox-pipeline-jobs", _text, "DynamoDB table of job records", False),
@@ -202,15 +223,9 @@ SETTINGS: Mapping[str, SettingDefinition] = _defs(
     SettingDefinition(
         "IMAGE_REGISTRY_ALLOWLIST", (), parse_registry_list, "allowed image prefixes (comma list)", False
     ),
-    SettingDefinition(
-        "PREPARE_IMAGE", "rdfox-pipeline/prepare:0.1.0", _checked_str(v.check_image), "prepare image"
-    ),
-    SettingDefinition(
-        "RDFOX_IMAGE", "oxfordsemantic/rdfox:7.1.1", _checked_str(v.check_image), "RDFox image"
-    ),
-    SettingDefinition(
-        "PUBLISH_IMAGE", "rdfox-pipeline/publish:0.1.0", _checked_str(v.check_image), "publish image"
-    ),
+    SettingDefinition("PREPARE_IMAGE", DEFAULT_PREPARE_IMAGE, _checked_str(v.check_image), "prepare image"),
+    SettingDefinition("RDFOX_IMAGE", DEFAULT_RDFOX_IMAGE, _checked_str(v.check_image), "RDFox image"),
+    SettingDefinition("PUBLISH_IMAGE", DEFAULT_PUBLISH_IMAGE, _checked_str(v.check_image), "publish image"),
     SettingDefinition(
         "KUBERNETES_NAMESPACE", "rdfox", _checked_str(v.check_dns1123_label, "namespace"), "pods' namespace"
     ),
@@ -272,6 +287,40 @@ SETTINGS: Mapping[str, SettingDefinition] = _defs(
         "SNS subject template, fields {job_id} {dataset} {status} {outcome}; default: built-in subject",
         False,  # mail rules filter on it: one subject for every job
     ),
+    # --- issue 18: what a jobspec may choose (domain/jobspec_policy.py; README "What a jobspec may choose")
+    SettingDefinition(
+        "LOCAL_STACK",
+        False,
+        parse_bool,
+        "true only on the local stack (docker compose, `rdfox-pipeline local up`), which sets it: pods may "
+        "then start with an empty IMAGE_REGISTRY_ALLOWLIST",
+        False,
+    ),
+    SettingDefinition(
+        "JOBSPEC_ALLOWED_FIELDS",
+        {},
+        _parse_allowed_fields,
+        'closed jobspec fields opened to jobspecs: JSON {"<field.path>": [exact allowed values]}',
+        False,
+    ),
+    SettingDefinition(
+        "JOBSPEC_MAX_CORES", 64, _int_parser(1, v.MAX_CORES), "most cores a jobspec may ask", False
+    ),
+    SettingDefinition("JOBSPEC_MAX_MEMORY", "256Gi", _memory_cap, "most memory a jobspec may ask", False),
+    SettingDefinition(
+        "JOBSPEC_MAX_ENDPOINT_TTL_HOURS",
+        168,
+        _int_parser(1, 24 * 30),
+        "longest kept endpoint a jobspec may ask",
+        False,
+    ),
+    SettingDefinition(
+        "JOBSPEC_MAX_POD_STARTUP_TIMEOUT_SECONDS",
+        3600,
+        _int_parser(1, 24 * 3600),
+        "longest pod startup timeout a jobspec may ask (where JOBSPEC_ALLOWED_FIELDS opens it)",
+        False,
+    ),
 )
 
 # Where a resolved value came from (resolve_settings_with_sources).
@@ -320,6 +369,13 @@ class Settings:
     rdfox_max_endpoints: int
     rdfox_endpoint_client_namespace: str | None
     notification_subject_template: str | None
+    # issue 18: what a jobspec may choose
+    local_stack: bool
+    jobspec_allowed_fields: dict[str, list[Any]]
+    jobspec_max_cores: int
+    jobspec_max_memory: str
+    jobspec_max_endpoint_ttl_hours: int
+    jobspec_max_pod_startup_timeout_seconds: int
 
     def as_dict(self) -> dict[str, Any]:
         """SETTING_NAME -> value (JSON-friendly: tuples become lists)."""

@@ -238,6 +238,11 @@ def _docker_normalised(image: str) -> str:
     return "docker.io/" + (image if sep else "library/" + image)
 
 
+def normalised_image(image: str) -> str:
+    """The fully qualified form of an image reference (Docker Hub short names get ``docker.io/``)."""
+    return _docker_normalised(image)
+
+
 def _prefix_matches(image: str, prefix: str) -> bool:
     # A prefix must end on a component boundary: "registry.io" must not allow "registry.io.evil.com/x".
     if not image.startswith(prefix):

@@ -71,6 +71,27 @@ def parse_location(text: str, default_bucket: str | None) -> JobspecLocation:
     return JobspecLocation(default_bucket, text.lstrip("/"))
 
 
+def check_origin(location: JobspecLocation, dataset: str, input_bucket: str | None) -> None:
+    """An uploaded jobspec runs only on the data it was filed with: its dataset must be its key's first
+    path segment and its object must be in the job's input bucket (``jobspec_uri`` and asset events alike),
+    so that whoever may write under one dataset's folder cannot start jobs on another's."""
+    from rdfox_pipeline.domain.jobspec import JobSpecError
+
+    if location.bucket != input_bucket:
+        raise JobSpecError(
+            "jobspec_uri",
+            f"{location.uri} is in bucket {location.bucket!r}, not in the input bucket "
+            f"{input_bucket!r}; jobspecs run only from the input bucket",
+        )
+    if location.dataset_hint != dataset:
+        filed = f"{location.dataset_hint!r}" if location.dataset_hint else "no dataset folder"
+        raise JobSpecError(
+            "dataset",
+            f"{dataset!r} is not the dataset the jobspec is filed under: {location.uri} is under {filed}; "
+            f"upload it as {dataset}/<name>.rdfoxjob.json",
+        )
+
+
 def _s3_records(payload: Any) -> Iterable[tuple[str, str]]:
     """(bucket, key) of each object-created record in an S3 event notification (raw or via SNS)."""
     if isinstance(payload, str):
@@ -245,7 +266,8 @@ class RegisterJobOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         # Imported here, not at module level: building the jobspec models costs ~0.2 s at every DAG parse.
         from rdfox_pipeline.compat import AirflowFailException
-        from rdfox_pipeline.domain.jobspec import JobSpecError, parse_jobspec_with_notes
+        from rdfox_pipeline.domain.jobspec import JobSpecError
+        from rdfox_pipeline.domain.jobspec_policy import check_pod_start, parse_jobspec_for_run
 
         base = _load_settings(self.aws_conn_id)
         dag_run_id = context["run_id"]
@@ -261,15 +283,13 @@ class RegisterJobOperator(BaseOperator):
                         "or upload <dataset>/<name>." + base.jobspec_name + " to the input bucket)"
                     )
                 raw = self._read_object(location)
-            spec, notes = parse_jobspec_with_notes(
-                raw,
-                allowed_registries=base.image_registry_allowlist,
-                delimiter=base.job_id_delimeter,
-                aws_region=base.aws_default_region,
-                endpoint_ttl_hours=base.rdfox_endpoint_ttl_hours,
-            )
+            # The same check as `rdfox-pipeline jobspec validate` and `pod render` (domain/jobspec_policy.py).
+            spec, notes = parse_jobspec_for_run(raw, base)
+            check_pod_start(base)
             settings = _load_settings(self.aws_conn_id, spec.setting_overrides())
             input_bucket = spec.job_bucket or settings.input_bucket
+            if location is not None:
+                check_origin(location, spec.dataset, input_bucket)
             if input_bucket:
                 self._require_input(input_bucket, spec.dataset, settings.jobspec_name)
         except (JobSpecError, JobspecNotFound, ValueError) as exc:
