@@ -221,11 +221,21 @@ def test_operator_refuses_a_keep_endpoint_job_at_the_cap_before_its_pod_starts(
     from rdfox_pipeline.operators.rdfox_pod import EndpointCapRefused, RdfoxPodOperator
 
     namespace, table_name = f"ep-{uuid.uuid4().hex[:6]}", f"jobs-{uuid.uuid4().hex[:8]}"
-    for name, value in {"AWS_ENDPOINT_URL": moto_server, "JOB_TABLE_NAME": table_name,
-                        "AWS_DEFAULT_REGION": TEST_REGION, "KUBERNETES_NAMESPACE": namespace,
-                        "RDFOX_MAX_ENDPOINTS": "1", "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
-                            {"conn_type": "aws", "login": "testing", "password": "testing",
-                             "extra": {"endpoint_url": moto_server, "region_name": TEST_REGION}})}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_server,
+        "JOB_TABLE_NAME": table_name,
+        "AWS_DEFAULT_REGION": TEST_REGION,
+        "KUBERNETES_NAMESPACE": namespace,
+        "RDFOX_MAX_ENDPOINTS": "1",
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": moto_server, "region_name": TEST_REGION},
+            }
+        ),
+    }.items():
         monkeypatch.setenv(name, value)  # fmt: skip
     clear_settings_cache()
     table = JobTable(boto3.client("dynamodb"), table_name=table_name, delimiter="_")
@@ -251,6 +261,30 @@ def test_operator_refuses_a_keep_endpoint_job_at_the_cap_before_its_pod_starts(
     retry, retry_id = operator(True)
     table.record_status(retry_id, "SCHEDULED", pod_name="capped-pod")
     retry._refuse_endpoint_over_cap(namespace)
+
+    # An old flat-form jobspec keeps its endpoint only because the old submitter's auto_shutdown said so:
+    # at the cap its job runs as it always did, keeps no endpoint, and the record and message say why.
+    from rdfox_pipeline.domain.jobspec import parse_jobspec_with_notes
+    from rdfox_pipeline.notifications.render import render_notification
+
+    old_form = {"job_key": "CAPPED", "output_bucket": published, "auto_shutdown": False}
+    parsed = parse_jobspec_with_notes(old_form)
+    spec = parsed.spec.to_json_dict()
+    old_id = table.allocate_job("CAPPED", jobspec=spec)
+    old = RdfoxPodOperator(
+        task_id="reason",
+        registration={"job_id": old_id, "jobspec": spec, "jobspec_notes": list(parsed.notes)},
+    )
+    old._refuse_endpoint_over_cap(namespace)  # not refused
+    table.record_status(old_id, "SCHEDULED", pod_name="old-form-pod")
+    old._start_endpoint_if_asked()
+    record = table.get_job(old_id) or {}
+    assert record["job_status"] == "SCHEDULED"
+    assert "RDFOX_MAX_ENDPOINTS cap is 1" in record["rdfox_endpoint_not_kept"]
+    assert not record.get("rdfox_endpoint_pod")
+    assert len(alive_endpoints(core, namespace)) == 1  # still only the first one
+    body = render_notification(record, outcome="success").body
+    assert "Kept up" in body and "asked for, but not started" in body and "cap is 1" in body
 
 
 CLI = str(Path(sys.executable).with_name("rdfox-pipeline"))

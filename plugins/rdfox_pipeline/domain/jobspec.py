@@ -309,6 +309,16 @@ def _requested_job_id(value: str) -> str:
     return value
 
 
+# The old submitter wrote auto_shutdown false by default: an endpoint kept that way was never asked for,
+# so it must not stop the job when RDFOX_MAX_ENDPOINTS are alive (operators/rdfox_pod.py).
+_AUTO_SHUTDOWN_NOTE = "auto_shutdown: "
+
+
+def kept_only_by_old_default(notes: Sequence[str]) -> bool:
+    """Whether a job keeps its endpoint only because its old flat-form jobspec did (``auto_shutdown``)."""
+    return any(str(note).startswith(_AUTO_SHUTDOWN_NOTE) for note in notes)
+
+
 class _OldJobSpec(_Strict):
     job_key: Dataset
     job_bucket: Bucket | None = None
@@ -391,11 +401,12 @@ class _OldJobSpec(_Strict):
                 "false" if "auto_shutdown" in self.model_fields_set else "absent, so the old default false"
             )
             out.append(
-                f"auto_shutdown: {given}: the RDFox endpoint is kept after the job, as a pod of its own "
-                f"serving the published answers, for {ttl} after the reasoning ends "
+                f"{_AUTO_SHUTDOWN_NOTE}{given}: the RDFox endpoint is kept after the job, as a pod of its "
+                f"own serving the published answers, for {ttl} after the reasoning ends "
                 "(RDFOX_ENDPOINT_TTL_HOURS setting; the record's rdfox_endpoint_expires_at says until when), "
                 "then Kubernetes ends it; "
-                "`rdfox-pipeline endpoint delete <job id>` ends it sooner"
+                "`rdfox-pipeline endpoint delete <job id>` ends it sooner; when RDFOX_MAX_ENDPOINTS "
+                "endpoints are alive already, the job runs and keeps none (rdfox_endpoint_not_kept says why)"
             )
         if self.job_id is not None:
             out.append(

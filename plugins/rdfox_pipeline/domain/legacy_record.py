@@ -75,9 +75,7 @@ def parse_legacy_time(name: str, value: Any) -> str:
     try:
         if isinstance(value, int | Decimal | float) and not isinstance(value, bool):
             seconds = float(value)
-            moment = datetime.fromtimestamp(
-                seconds / 1000 if seconds >= _EPOCH_MS_FROM else seconds, tz=UTC
-            )
+            moment = datetime.fromtimestamp(seconds / 1000 if seconds >= _EPOCH_MS_FROM else seconds, tz=UTC)
         elif isinstance(value, str) and value.strip():
             moment = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
             if moment.tzinfo is None:

@@ -123,10 +123,14 @@ def render_subject(
             raise SettingsError("NOTIFICATION_SUBJECT_TEMPLATE", str(exc)) from None
         # Cut at the end: mail rules match the template's start.
         return _truncate(_ascii_line(text), SUBJECT_LIMIT)
-    heads = [f"{_PREFIX} succeeded: "] if outcome == "success" else [
-        f"{_PREFIX} failed ({status}): ",
-        f"{_PREFIX} failed: ",  # a long status gives way to the job id
-    ]
+    heads = (
+        [f"{_PREFIX} succeeded: "]
+        if outcome == "success"
+        else [
+            f"{_PREFIX} failed ({status}): ",
+            f"{_PREFIX} failed: ",  # a long status gives way to the job id
+        ]
+    )
     for head in heads:
         room = SUBJECT_LIMIT - len(head)
         dataset_kept = room - (len(job_id) - len(dataset)) - len("...")
@@ -291,11 +295,15 @@ def _endpoint_section(
     pod = _ascii_line(str(record.get("rdfox_endpoint_pod") or ""))
     lines = ["RDFox endpoint"]
     if not pod:
-        lines.append(_line("Kept up", "no: no RDFox endpoint is active for this job"))
+        not_kept = _ascii_line(str(record.get("rdfox_endpoint_not_kept") or ""))
+        why = (
+            f"asked for, but not started: {not_kept}"
+            if not_kept
+            else "no RDFox endpoint is active for this job"
+        )
+        lines.append(_line("Kept up", f"no: {why}"))
         if outcome == "success":
-            lines.append(
-                _line("Start one", f"rdfox-pipeline endpoint start JOBSPEC_FILE --job-id {job_id}")
-            )
+            lines.append(_line("Start one", f"rdfox-pipeline endpoint start JOBSPEC_FILE --job-id {job_id}"))
         return lines
     expires = _ascii_line(str(record.get("rdfox_endpoint_expires_at") or ""))
     ns_kubectl = f" -n {namespace}" if namespace else ""

@@ -337,6 +337,12 @@ class RdfoxPodOperator(EksPodOperator):
             started = start_endpoint(self.client, networking, manifest, settings)
         except Exception as exc:
             self.log.warning("Could not start the RDFox endpoint of job %s: %s", self.job_id, exc)
+            try:  # the notification says why no endpoint is up
+                self._hook().record_status(
+                    self.job_id, "SCHEDULED", rdfox_endpoint_not_kept=_one_line(str(exc))[:500]
+                )
+            except Exception as record_exc:
+                self.log.warning("Could not record it for job %s: %s", self.job_id, record_exc)
             return
         self.log.info(
             "RDFox endpoint pod %s/%s started for job %s; it ends at %s. Connect with `kubectl port-forward "
@@ -378,7 +384,7 @@ class RdfoxPodOperator(EksPodOperator):
         Checked before the pod exists, so nothing runs for hours only to be refused its endpoint; a retry
         whose job already has a pod (it reattaches) was checked when that pod started.
         """
-        from rdfox_pipeline.domain.jobspec import parse_jobspec
+        from rdfox_pipeline.domain.jobspec import kept_only_by_old_default, parse_jobspec
         from rdfox_pipeline.pod.endpoint_lifecycle import EndpointCapReached, check_endpoint_cap
 
         if not parse_jobspec(self.registration["jobspec"]).rdfox.keep_endpoint:
@@ -388,6 +394,11 @@ class RdfoxPodOperator(EksPodOperator):
         try:
             check_endpoint_cap(self.client, namespace, self._job_settings())
         except EndpointCapReached as exc:
+            if kept_only_by_old_default(self.registration.get("jobspec_notes") or ()):
+                # The old jobspec did not ask for an endpoint, it only left auto_shutdown out: its job runs
+                # as it always did, and the endpoint step says why none is kept.
+                self.log.warning("Job %s: %s; the job runs, its endpoint will not be kept", self.job_id, exc)
+                return
             raise EndpointCapRefused(str(exc)) from None
 
     def _node_type(self) -> str | None:
