@@ -90,7 +90,8 @@ _INFO_LABEL_RE = re.compile(r"[A-Za-z][A-Za-z ()%/-]*")
 _INFO_VALUE_RE = re.compile(r"\s*" + _NUMBER + r"\b")
 _QUERY_FILE_RE = re.compile(r"Answering query (?:from|in) file:?")
 _ANSWERS_RE = re.compile(r"^(?:Number of returned tuples|Number of query answers)\s*:\s*" + _NUMBER)
-_COUNT_HEADER_RE = re.compile(r"^\??[A-Za-z_][A-Za-z0-9_]*Count(?:\s*,\s*\??[A-Za-z_][A-Za-z0-9_]*)*\s*$")
+# Possessive after the first name: a line that is not a header fails without retrying other splits.
+_COUNT_HEADER_RE = re.compile(r"\??[A-Za-z_][A-Za-z0-9_]*Count(?:\s*+,\s*+\??[A-Za-z_][A-Za-z0-9_]*+)*+")
 _CSV_VALUE_RE = re.compile(r'^"?(\d{1,3}(?:,\d{3})+|\d+)"?$')
 
 _SECTIONS = {
@@ -226,10 +227,17 @@ def _first(values: Mapping[str, float | int], labels: tuple[str, ...]) -> float 
     return None
 
 
+def _is_count_header(line: str) -> bool:
+    """``xCount`` or ``?xCount, ?other, ...``: CSV names, the first ending in Count (after one character)."""
+    if not line.partition(",")[0].strip().endswith("Count"):
+        return False  # cheap: most lines end here
+    return _COUNT_HEADER_RE.fullmatch(line.strip()) is not None
+
+
 def _csv_counts(lines: list[str]) -> Iterator[tuple[str, int]]:
     """``<name>Count`` CSV headers with the value on the next non-empty line."""
     for index, line in enumerate(lines):
-        if not _COUNT_HEADER_RE.match(line.strip()):
+        if not _is_count_header(line):
             continue
         following = [nxt.strip() for nxt in lines[index + 1 : index + 3] if nxt.strip()]
         if not following:
