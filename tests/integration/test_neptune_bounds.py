@@ -40,9 +40,9 @@ def test_an_answer_over_the_bound_is_refused_sync_and_async(
     hook = NeptuneLoaderHook(max_attempts=1)
     assert isinstance(hook.list_loads(), list)  # the same call answers under the default bound
     monkeypatch.setattr(neptune_loader, "MAX_RESPONSE_BYTES", 10)
-    with pytest.raises(NeptuneLoaderError, match="ResponseTooLarge.*larger than 10 bytes"):
+    with pytest.raises(NeptuneLoaderError, match=r"ResponseTooLarge.*larger than 10 bytes"):
         hook.list_loads()
-    with pytest.raises(NeptuneLoaderError, match="ResponseTooLarge.*larger than 10 bytes"):
+    with pytest.raises(NeptuneLoaderError, match=r"ResponseTooLarge.*larger than 10 bytes"):
         asyncio.run(hook.aget_load_status("no-such-load"))
 
 
