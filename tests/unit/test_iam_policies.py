@@ -7,10 +7,14 @@ action and must be allowed by the policy of the role that runs that code:
 
 - ``plugins/rdfox_pipeline`` (but ``cli/``, which runs with a person's credentials) and ``dags/``: the MWAA
   execution role;
-- ``include/rdfox_local/steps`` (the pod's prepare and publish steps): the pod's IRSA role;
+- ``include/rdfox_local/steps`` (the pod's prepare and publish steps, the endpoint pod's fetch): the pod's
+  IRSA role;
+- ``cli/`` and every module it imports (``rdfox-pipeline`` run by an operator): the operators' CLI policy;
+  functions only the CLI calls (CLI_ONLY_FUNCTIONS, e.g. the job table's Scan) need nothing on MWAA;
 - Neptune's loader reads what publish wrote under ``<dataset>/<job_id>/data/``: the Neptune loader role.
 
-A new call with no permission fails here with the file and line that needs it.
+A new call with no permission fails here with the file and line that needs it, and a policy that allows an
+action no code calls fails too (both directions; no wildcard actions in the pipeline's own policies).
 """
 
 from __future__ import annotations
@@ -100,12 +104,20 @@ LOCAL_ONLY_FUNCTIONS = {
     "check_legacy_table": "the import describes the old table (read-only)",
     "scan_items": "the import scans the old table (read-only)",
 }
+# Functions only the CLI calls (checked below: MWAA code calls them only from one another); the MWAA role
+# does not need what they call, the operators' CLI policy does.
+CLI_ONLY_FUNCTIONS = {
+    "cancel_load": "`rdfox-pipeline neptune cancel`: the pipeline never cancels a load",
+    "list_jobs_page": "`rdfox-pipeline jobs list`: a Scan of the whole table without --status",
+    "iter_jobs": "`rdfox-pipeline jobs list`, page by page",
+    "iter_jobs_by_status": "`rdfox-pipeline jobs list --status`",
+}
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
 DOCUMENTED_PLACEHOLDERS = {
     "AccountId", "Region", "InputBucket", "OutputBucket", "JobTableName", "BulkloadTopicName",
     "JobspecQueueName", "EksClusterName", "NeptuneClusterResourceId", "NeptuneClusterId",
     "MwaaEnvironmentName", "MwaaBucket",
-    "OidcProvider", "PodNamespace", "PodServiceAccount",
+    "OidcProvider", "PodNamespace", "PodServiceAccount", "LegacyJobTableName",
 }  # fmt: skip
 
 
@@ -169,8 +181,11 @@ def _string(node: ast.AST | None) -> str | None:
     return None
 
 
-def find_uses(files: Iterable[Path], *, skip_local_only: bool) -> Iterator[Use]:
+def find_uses(files: Iterable[Path], *, skip_local_only: bool, skip_cli_only: bool = False) -> Iterator[Use]:
     operations = _operations()
+    skipped = (set(LOCAL_ONLY_FUNCTIONS) if skip_local_only else set()) | (
+        set(CLI_ONLY_FUNCTIONS) if skip_cli_only else set()
+    )
     for path in files:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         functions = _functions_by_line(tree)
@@ -193,7 +208,7 @@ def find_uses(files: Iterable[Path], *, skip_local_only: bool) -> Iterator[Use]:
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
-            if skip_local_only and _enclosing(functions, node.lineno) & set(LOCAL_ONLY_FUNCTIONS):
+            if _enclosing(functions, node.lineno) & skipped:
                 continue
             method, where = node.func.attr, f"{rel}:{node.lineno}"
             first = _string(node.args[0]) if node.args else None
@@ -241,6 +256,35 @@ def pod_files() -> list[Path]:
     return _python_files(STEPS_DIR)
 
 
+def _module_file(module: str) -> Path | None:
+    if not module.startswith("rdfox_pipeline."):
+        return None
+    base = PLUGIN_DIR.joinpath(*module.split(".")[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def cli_files() -> list[Path]:
+    """``cli/`` and every plugin module it imports, at any depth (imports inside functions too)."""
+    seen: set[Path] = set()
+    pending = _python_files(PLUGIN_DIR / "cli")
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            pending += [f for f in map(_module_file, names) if f is not None and f not in seen]
+    return sorted(seen)
+
+
 # -- reading the policies -----------------------------------------------------------------------------------
 
 
@@ -274,6 +318,7 @@ POLICY_FILES = sorted(p.name for p in IAM_DIR.glob("*.json"))
 
 def test_the_expected_policy_files_exist() -> None:
     assert set(POLICY_FILES) == {
+        "operator-cli-policy.json",
         "mwaa-execution-role-base-policy.json",
         "mwaa-execution-role-pipeline-policy.json",
         "mwaa-execution-role-trust.json",
@@ -299,9 +344,7 @@ def test_policy_is_well_formed(name: str) -> None:
             assert re.fullmatch(r"[A-Za-z0-9]+", sid), f"{name}: Sid {sid!r} must be alphanumeric"
         for action in _as_list(statement.get("Action", [])):
             assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9*]+", action), f"{name}: bad action {action!r}"
-            assert (action != "*" and not action.endswith(":*")) or action == "neptune-db:*", (
-                f"{name}: {action} allows a whole service"
-            )
+            assert action != "*" and not action.endswith(":*"), f"{name}: {action} allows a whole service"
     placeholders = set(PLACEHOLDER.findall((IAM_DIR / name).read_text()))
     assert placeholders <= DOCUMENTED_PLACEHOLDERS, (
         f"{name}: undocumented {placeholders - DOCUMENTED_PLACEHOLDERS}"
@@ -375,7 +418,7 @@ def _missing(uses: Iterable[Use], policy: dict[str, Any]) -> dict[str, list[str]
 
 
 def test_mwaa_execution_role_allows_every_call_the_plugin_and_dags_make() -> None:
-    uses = list(find_uses(mwaa_files(), skip_local_only=True))
+    uses = list(find_uses(mwaa_files(), skip_local_only=True, skip_cli_only=True))
     actions = {u.action for u in uses}
     # The scan sees the pipeline's main calls (a sanity floor, not the list the policy is checked against).
     assert {
@@ -394,34 +437,59 @@ def test_pod_role_allows_every_call_the_steps_make() -> None:
     assert not missing, f"the pod's IRSA role lacks: {missing}"
 
 
+def _unused(policy: dict[str, Any], needed: set[str]) -> list[str]:
+    """Allowed actions (each named exactly: wildcards are refused above) that no code calls."""
+    wanted = {a.lower() for a in needed}
+    return [
+        f"{action} ({statement.get('Sid')})"
+        for statement in policy["Statement"]
+        for action in _as_list(statement["Action"])
+        if action.lower() not in wanted
+    ]
+
+
 def test_policies_allow_nothing_the_code_does_not_call() -> None:
-    # Least privilege the other way round: every allowed action is needed by the code (or by Neptune).
-    mwaa_needed = {u.action for u in find_uses(mwaa_files(), skip_local_only=True)}
-    for statement in load("mwaa-execution-role-pipeline-policy.json")["Statement"]:
-        for pattern in _as_list(statement["Action"]):
-            assert any(fnmatch.fnmatchcase(a.lower(), pattern.lower()) for a in mwaa_needed), (
-                f"MWAA pipeline policy allows {pattern} ({statement['Sid']}) but no code calls it"
-            )
+    # Least privilege the other way round: every allowed action is needed by the code that runs with it.
+    mwaa_needed = {u.action for u in find_uses(mwaa_files(), skip_local_only=True, skip_cli_only=True)}
+    assert not _unused(load("mwaa-execution-role-pipeline-policy.json"), mwaa_needed)
     pod_needed = {u.action for u in find_uses(pod_files(), skip_local_only=False)}
-    for statement in load("rdfox-pod-irsa-policy.json")["Statement"]:
-        assert set(_as_list(statement["Action"])) <= pod_needed, statement["Sid"]
+    assert not _unused(load("rdfox-pod-irsa-policy.json"), pod_needed)
+    cli_needed = {u.action for u in find_uses(cli_files(), skip_local_only=False)}
+    assert not _unused(load("operator-cli-policy.json"), cli_needed)
 
 
-def test_local_only_functions_are_not_called_by_mwaa_code() -> None:
+def test_only_the_cli_may_scan_the_job_table_or_cancel_a_load() -> None:
+    for name in ("mwaa-execution-role-pipeline-policy.json", "rdfox-pod-irsa-policy.json"):
+        for action in ("dynamodb:Scan", "neptune-db:CancelLoaderJob"):
+            assert not allowed(load(name), action), f"{name} allows {action}"
+    cli = load("operator-cli-policy.json")
+    assert allowed(cli, "dynamodb:Scan") and allowed(cli, "neptune-db:CancelLoaderJob")
+
+
+def test_operator_cli_policy_allows_every_call_the_cli_makes() -> None:
+    files = cli_files()
+    assert (
+        PLUGIN_DIR / "hooks" / "neptune_loader.py" in files and PLUGIN_DIR / "aws" / "job_table.py" in files
+    )
+    # create_table_if_missing is the local stack's (`rdfox-pipeline local`), never run against AWS.
+    uses = [u for u in find_uses(files, skip_local_only=False) if u.action != "dynamodb:CreateTable"]
+    assert {"dynamodb:Scan", "neptune-db:CancelLoaderJob", "s3:PutObject"} <= {u.action for u in uses}
+    missing = _missing(uses, load("operator-cli-policy.json"))
+    assert not missing, f"the operators' CLI policy lacks: {missing}"
+
+
+@pytest.mark.parametrize("only", [LOCAL_ONLY_FUNCTIONS, CLI_ONLY_FUNCTIONS], ids=["local", "cli"])
+def test_local_and_cli_only_functions_are_not_called_by_mwaa_code(only: dict[str, str]) -> None:
     for path in mwaa_files():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         functions = _functions_by_line(tree)
         for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in LOCAL_ONLY_FUNCTIONS
-            ):
-                # Only local-only functions may call it (the hook delegating to the table's method of the
-                # same name, the import calling its steps).
-                assert _enclosing(functions, node.lineno) & set(LOCAL_ONLY_FUNCTIONS), (
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in only:
+                # Only such functions may call it (the hook delegating to the table's method of the same
+                # name, the import calling its steps, iter_jobs paging through list_jobs_page).
+                assert _enclosing(functions, node.lineno) & set(only), (
                     f"{path.relative_to(REPO_ROOT)}:{node.lineno} calls {node.func.attr} on MWAA: "
-                    f"{LOCAL_ONLY_FUNCTIONS[node.func.attr]}"
+                    f"{only[node.func.attr]}"
                 )
 
 
@@ -450,17 +518,26 @@ def test_resources_follow_the_code_layout() -> None:
         "arn:aws:s3:::OUT/" + default_source("OUT", "DS", "DS_2024-01-01_001")[len("s3://OUT/") :] + "x.nt",
         "arn:aws:s3:::OUT/*/data/*",
     )
-    # The pod reads inputs and writes outputs; never the other way round.
+    # The pod reads inputs and writes outputs; of the outputs the endpoint pod reads only a job's data/.
     pod = load("rdfox-pod-irsa-policy.json")
-    assert resources(pod, "s3:GetObject") == {"arn:aws:s3:::${InputBucket}/*"}
+    assert resources(pod, "s3:GetObject") == {
+        "arn:aws:s3:::${InputBucket}/*",
+        "arn:aws:s3:::${OutputBucket}/*/data/*",
+    }
     assert resources(pod, "s3:PutObject") == {"arn:aws:s3:::${OutputBucket}/*"}
+    (listing,) = [s for s in allowed(pod, "s3:ListBucket") if "Condition" in s]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["*/*/data/*"]}}
 
 
 def test_trust_policies_name_the_right_principals() -> None:
     mwaa = load("mwaa-execution-role-trust.json")["Statement"][0]
     assert set(mwaa["Principal"]["Service"]) == {"airflow.amazonaws.com", "airflow-env.amazonaws.com"}
-    assert load("neptune-loader-role-trust.json")["Statement"][0]["Principal"] == {
-        "Service": "rds.amazonaws.com"
+    loader = load("neptune-loader-role-trust.json")["Statement"][0]
+    assert loader["Principal"] == {"Service": "rds.amazonaws.com"}
+    # Only this account's Neptune cluster may pass the role (confused deputy).
+    assert loader["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "${AccountId}"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:rds:${Region}:${AccountId}:cluster:${NeptuneClusterId}"},
     }
     irsa = load("rdfox-pod-irsa-trust.json")["Statement"][0]
     assert irsa["Action"] == "sts:AssumeRoleWithWebIdentity"

@@ -256,3 +256,65 @@ def test_any_prefix_before_totaltime_is_truncated(reference_log: str, cut: int) 
     prefix = reference_log[: cut % end]
     with pytest.raises(RdfoxLogError):
         parse_rdfox_log(prefix)
+
+
+# --- bounded parsing: the log is written by the pod, so its content is whatever a jobspec's data makes
+# RDFox print. Long lines are not read for figures (the per-line work is bounded), and no pattern backtracks
+# (bench/log_parse.py times a 64 MB hostile log; a timed unit test would be flaky on a shared machine).
+MINIMAL = "TOTALTIME-01-Jan-2024 00:00:00|01-Jan-2024 00:00:05\n"
+
+
+def test_a_line_longer_than_the_bound_is_not_read_for_figures() -> None:
+    from rdfox_pipeline.domain.rdfox_log import MAX_LINE_CHARS
+
+    padded = "Number of facts" + " " * MAX_LINE_CHARS + ": 7\n"
+    assert parse_rdfox_log(MINIMAL + "Number of facts: 7\n").triples_total_amount == 7
+    assert parse_rdfox_log(MINIMAL + padded).triples_total_amount is None
+    long_marker = "TOTALTIME-01-Jan-2024 00:00:00|01-Jan-2024 00:00:05" + " " * MAX_LINE_CHARS
+    with pytest.raises(RdfoxLogError, match="no TOTALTIME marker"):
+        parse_rdfox_log(long_marker)
+    # A header whose value line is too long is no count either (the long line is not blank: not skipped).
+    assert parse_rdfox_log(MINIMAL + "xCount\n" + "1" * (MAX_LINE_CHARS + 1) + "\n3\n").counts == {}
+
+
+def test_a_long_error_line_still_fails_the_log() -> None:
+    from rdfox_pipeline.domain.rdfox_log import MAX_LINE_CHARS
+
+    with pytest.raises(RdfoxLogError, match=r"at line 2: Error: out of memory"):
+        parse_rdfox_log(MINIMAL + "Error: out of memory " + "x" * (10 * MAX_LINE_CHARS) + "\n")
+
+
+def test_query_file_names_and_markers_keep_their_meaning() -> None:
+    text = (
+        "LOADTIME-01-Jan-2024 00:00:00|01-Jan-2024 00:00:03  \n"
+        + MINIMAL
+        + "Answering query from file: '/data/q1.rq'\nNumber of returned tuples: 1,234\n"
+        + 'Answering query in file "C:\\queries\\q2.rq"\nNumber of query answers : 5\n'
+        + "Answering query from file q3.rq\nNumber of returned tuples: 6\n"
+    )
+    stats = parse_rdfox_log(text)
+    assert stats.time_to_load == 3
+    assert stats.query_answers == {"q1.rq": 1234, "q2.rq": 5, "q3.rq": 6}
+
+
+_HOSTILE_PIECES = st.sampled_from(
+    [" ", "\t", "a", "1", ",", ":", "|", "-", "'", '"', "?", "Count", "TOTALTIME-", "Error", "\x0c", "é",
+     "Answering query from file ", "Number of facts", "01-Jan-2024 00:00:00", ",123", ".5", "\r"]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lines=st.lists(
+        st.lists(_HOSTILE_PIECES, max_size=400).map("".join).map(lambda s: s * 3), min_size=1, max_size=8
+    ),
+    with_total=st.booleans(),
+)
+def test_hostile_logs_parse_or_fail_with_a_reason(lines: list[str], with_total: bool) -> None:
+    text = (MINIMAL if with_total else "") + "\n".join(lines)
+    try:
+        stats = parse_rdfox_log(text)
+    except RdfoxLogError as exc:
+        assert str(exc)  # a reason, never an empty message or another exception type
+    else:
+        assert stats.time_total >= 0

@@ -145,8 +145,8 @@ def _loader_errors(endpoint: str) -> Iterator[None]:
 
     try:
         yield
-    except NeptuneLoaderError as exc:  # the loader's own code and detailedMessage
-        raise CliError(str(exc)) from None
+    except NeptuneLoaderError as exc:  # the loader's own code and detailedMessage (the hook bounds them)
+        raise CliError(" ".join(str(exc).split())) from None
     except requests.RequestException as exc:
         raise CliError(
             f"cannot reach Neptune at {endpoint}: {type(exc).__name__}: {_first_line(exc)}"
@@ -157,8 +157,13 @@ def _loader_errors(endpoint: str) -> Iterator[None]:
         raise CliError(_first_line(exc)) from None
 
 
+# One line on stderr, however long the exception's text is (a URL, a proxy's error page...).
+MAX_ERROR_LINE = 500
+
+
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return line if len(line) <= MAX_ERROR_LINE else line[:MAX_ERROR_LINE] + "..."
 
 
 def _choice(value: str | None, default: str, choices: tuple[str, ...], option: str) -> str:

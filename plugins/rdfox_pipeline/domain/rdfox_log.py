@@ -5,6 +5,10 @@ markers ``LOADTIME-<start>|<end>`` etc., an ``info`` dump between ``---info---``
 counts between ``---factcounts---``/``---endfactcounts---`` and CSV answers of ``*.count.rq`` queries.
 A log that was cut off (no TOTALTIME marker, or an unclosed section) or that reports an RDFox error
 raises RdfoxLogError: a failed run must never be recorded as a run with zero facts.
+
+Parsing is linear in the log's size whatever it holds (the log is written by the pod, so by whatever the
+jobspec's data makes RDFox print): no regex here can backtrack over a line, and a line longer than
+MAX_LINE_CHARS is only checked for an error prefix, never read for figures.
 """
 
 from __future__ import annotations
@@ -66,7 +70,11 @@ _ERROR_RE = re.compile(
     r"|Script file .* cannot be found|The server could not start listening|terminate called after throwing)"
 )
 
-_MARKER_RE = re.compile(r"^(LOADTIME|INFERENCETIME|QUERYTIME|TOTALTIME)-(.*)\|(.*?)\s*$")
+# Lines the script prints are short; a longer line is no marker, info value or answer count (it is still
+# checked for an error prefix). Bounds the work per line, whatever the line holds.
+MAX_LINE_CHARS = 4096
+
+_MARKER_NAMES = ("LOADTIME", "INFERENCETIME", "QUERYTIME", "TOTALTIME")
 _STAMP_RE = re.compile(
     r"^\s*(\d{1,2})-([A-Za-z]{3})-(\d{4})\s+(\d{1,2}):(\d{2}):(\d{2})(?:\s+([+-])(\d{2}):?(\d{2}))?\s*$"
 )
@@ -77,10 +85,13 @@ _MONTHS = {
     )
 }
 _NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?"
-_INFO_RE = re.compile(r"^\s*([A-Za-z][A-Za-z ()%/-]*?)\s*:\s*" + _NUMBER + r"\b")
-_QUERY_FILE_RE = re.compile(r"^Answering query (?:from|in) file:?\s*['\"]?(.+?)['\"]?\s*$")
+# The label is what precedes the first colon (split in Python: a lazy label before "\s*:" backtracks).
+_INFO_LABEL_RE = re.compile(r"[A-Za-z][A-Za-z ()%/-]*")
+_INFO_VALUE_RE = re.compile(r"\s*" + _NUMBER + r"\b")
+_QUERY_FILE_RE = re.compile(r"Answering query (?:from|in) file:?")
 _ANSWERS_RE = re.compile(r"^(?:Number of returned tuples|Number of query answers)\s*:\s*" + _NUMBER)
-_COUNT_HEADER_RE = re.compile(r"^\??[A-Za-z_][A-Za-z0-9_]*Count(?:\s*,\s*\??[A-Za-z_][A-Za-z0-9_]*)*\s*$")
+# Possessive after the first name: a line that is not a header fails without retrying other splits.
+_COUNT_HEADER_RE = re.compile(r"\??[A-Za-z_][A-Za-z0-9_]*Count(?:\s*+,\s*+\??[A-Za-z_][A-Za-z0-9_]*+)*+")
 _CSV_VALUE_RE = re.compile(r'^"?(\d{1,3}(?:,\d{3})+|\d+)"?$')
 
 _SECTIONS = {
@@ -154,11 +165,21 @@ def _lines(text: str) -> list[str]:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
+# Stands for a line over MAX_LINE_CHARS: not blank (so it still separates what surrounds it), matches nothing.
+_TOO_LONG = "\x00"
+
+
+def _bounded(lines: list[str]) -> list[str]:
+    return [line if len(line) <= MAX_LINE_CHARS else _TOO_LONG for line in lines]
+
+
 def _check_errors(lines: list[str]) -> None:
-    for index, line in enumerate(lines):
+    for index, full_line in enumerate(lines):
+        # The error patterns are anchored prefixes: the line's head is enough, and bounds the work.
+        line = full_line[:MAX_LINE_CHARS]
         if _ERROR_RE.match(line):
             detail = [line.strip()]
-            for follow in lines[index + 1 : index + 4]:
+            for follow in (f[:MAX_LINE_CHARS] for f in lines[index + 1 : index + 4]):
                 if not follow.startswith((" ", "\t")) or not follow.strip():
                     break
                 detail.append(follow.strip())
@@ -189,10 +210,13 @@ def _sections(lines: list[str]) -> dict[str, range]:
 def _info_values(lines: list[str]) -> dict[str, float | int]:
     values: dict[str, float | int] = {}
     for line in lines:
-        match = _INFO_RE.match(line)
+        head, colon, tail = line.partition(":")
+        label = head.strip()
+        if not colon or not _INFO_LABEL_RE.fullmatch(label):
+            continue
+        match = _INFO_VALUE_RE.match(tail)
         if match:
-            label = " ".join(match[1].lower().split())
-            values.setdefault(label, _number(match[2], match[3]))
+            values.setdefault(" ".join(label.lower().split()), _number(match[1], match[2]))
     return values
 
 
@@ -203,10 +227,17 @@ def _first(values: Mapping[str, float | int], labels: tuple[str, ...]) -> float 
     return None
 
 
+def _is_count_header(line: str) -> bool:
+    """``xCount`` or ``?xCount, ?other, ...``: CSV names, the first ending in Count (after one character)."""
+    if not line.partition(",")[0].strip().endswith("Count"):
+        return False  # cheap: most lines end here
+    return _COUNT_HEADER_RE.fullmatch(line.strip()) is not None
+
+
 def _csv_counts(lines: list[str]) -> Iterator[tuple[str, int]]:
     """``<name>Count`` CSV headers with the value on the next non-empty line."""
     for index, line in enumerate(lines):
-        if not _COUNT_HEADER_RE.match(line.strip()):
+        if "Count" not in line or not _is_count_header(line):  # the substring test first: it is cheap
             continue
         following = [nxt.strip() for nxt in lines[index + 1 : index + 3] if nxt.strip()]
         if not following:
@@ -221,13 +252,37 @@ def _csv_counts(lines: list[str]) -> Iterator[tuple[str, int]]:
                 yield name, _to_int(match[1])
 
 
+def _query_file(line: str) -> str | None:
+    """The file an ``Answering query from file 'x.rq'`` line names (one pair of optional quotes dropped)."""
+    start = _QUERY_FILE_RE.match(line)
+    if not start:
+        return None
+    name = line[start.end() :].strip()
+    if len(name) > 1 and name[0] in "'\"":
+        name = name[1:]
+    if len(name) > 1 and name[-1] in "'\"":
+        name = name[:-1]
+    return name or None
+
+
+def _marker(line: str) -> tuple[str, str, str] | None:
+    """``NAME-<start>|<end>`` as (name, start, end); the end is after the last ``|``."""
+    name, dash, rest = line.partition("-")
+    if not dash or name not in _MARKER_NAMES or "|" not in rest:
+        return None
+    start, _, end = rest.rpartition("|")
+    return name, start, end.rstrip()
+
+
 def _query_answers(lines: list[str]) -> dict[str, int]:
     answers: dict[str, int] = {}
     current: str | None = None
     for line in lines:
-        file_match = _QUERY_FILE_RE.match(line.strip())
-        if file_match:
-            current = file_match[1].replace("\\", "/").rsplit("/", 1)[-1]
+        if "Answering query" not in line and "Number of" not in line:  # what this loop reads: cheap skip
+            continue
+        file_name = _query_file(line.strip())
+        if file_name is not None:
+            current = file_name.replace("\\", "/").rsplit("/", 1)[-1]
             continue
         count_match = _ANSWERS_RE.match(line.strip())
         if count_match and current is not None:
@@ -252,12 +307,13 @@ def parse_rdfox_log(text: str) -> InferenceStats:
     if not any(line.strip() for line in lines):
         raise RdfoxLogError("log is empty")
     _check_errors(lines)
+    lines = _bounded(lines)
 
     times: dict[str, int] = {}
     for index, line in enumerate(lines):
-        match = _MARKER_RE.match(line.strip())
-        if match:
-            times[match[1]] = _seconds(match[1], match[2], match[3], index + 1)
+        marker = _marker(line.strip()) if "TIME-" in line else None
+        if marker:
+            times[marker[0]] = _seconds(*marker, index + 1)
     if "TOTALTIME" not in times:
         raise RdfoxLogError(
             "log is truncated: no TOTALTIME marker (RDFox did not reach the end of the script)"

@@ -17,7 +17,9 @@ Every request has a timeout. 429, 5xx and connection failures are retried with e
 full jitter (tenacity), a bounded number of times. The POST that starts a load is only re-sent when it
 certainly did nothing (429, connection refused); when its outcome is unknown (5xx, timeout, lost answer)
 the load it may have started is looked for first, so a retry never starts a second load.
-Credentials and signed headers are never logged.
+Credentials and signed headers are never logged. An answer is read up to MAX_RESPONSE_BYTES (a larger one is
+an error, not held in memory) and an error's code and message are cut to MAX_ERROR_CHARS: they end up in
+task logs, job records and notifications.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ ENDPOINT_SETTING = "NEPTUNE_CLUSTER_ENDPOINT"
 CLOCK_MARGIN_SECONDS = 5.0  # how far the cluster's clock may be behind ours when matching a load's startTime
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 SERVICE = "neptune-db"
+# A status page with 100 errors is tens of KB; anything near this is not an answer of the loader API.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+MAX_ERROR_CHARS = 1000
+_READ_CHUNK = 64 * 1024
 
 
 class NeptuneLoaderError(AirflowException):
@@ -248,6 +254,10 @@ def _body_value(value: Any) -> Any:
     return value
 
 
+def _cut(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def _error_from_response(status: int, text: str, request_id: str | None) -> NeptuneLoaderError:
     error_class = NeptuneRequestRejected if rejected_for_good(status) else NeptuneLoaderError
     try:
@@ -255,10 +265,53 @@ def _error_from_response(status: int, text: str, request_id: str | None) -> Nept
     except ValueError:
         body = None
     if isinstance(body, dict):
-        code = str(body.get("code") or body.get("status") or "HTTPError")
+        code = _cut(str(body.get("code") or body.get("status") or "HTTPError"), 100)
         message = str(body.get("detailedMessage") or body.get("errorMessage") or body.get("message") or text)
-        return error_class(status, code, message, body.get("requestId") or request_id)
-    return error_class(status, "HTTPError", text[:500] or f"HTTP {status}", request_id)
+        request_id = _cut(str(body.get("requestId") or request_id or ""), 100) or None
+        return error_class(status, code, _cut(message), request_id)
+    return error_class(status, "HTTPError", _cut(text) or f"HTTP {status}", request_id)
+
+
+def _too_large(status: int, request_id: str | None) -> NeptuneLoaderError:
+    return NeptuneLoaderError(
+        status, "ResponseTooLarge", f"the answer is larger than {MAX_RESPONSE_BYTES} bytes", request_id
+    )
+
+
+def _read_bounded(response: requests.Response) -> bytes:
+    """The body of a streamed response, reading no more than MAX_RESPONSE_BYTES + one chunk."""
+    chunks: list[bytes] = []
+    size = 0
+    with response:
+        for chunk in response.iter_content(_READ_CHUNK):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise _too_large(response.status_code, response.headers.get("x-amzn-RequestId"))
+    return b"".join(chunks)
+
+
+def _json_answer(status: int, text: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise NeptuneLoaderError(
+            status, "UnexpectedResponse", f"the answer is not JSON: {_cut(text, 200)}"
+        ) from None
+
+
+async def _aread_bounded(response: Any) -> bytes:
+    """aiohttp's counterpart of _read_bounded."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await response.content.read(_READ_CHUNK):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise _too_large(response.status, response.headers.get("x-amzn-RequestId"))
+    return b"".join(chunks)
 
 
 class NeptuneLoaderHook(BaseHook):
@@ -442,12 +495,14 @@ class NeptuneLoaderHook(BaseHook):
                 timeout=self.timeout,
                 # Per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify.
                 verify=self.endpoint.verify,
+                stream=True,  # read through _read_bounded, never whole
             )
+            text = _read_bounded(response).decode("utf-8", errors="replace")
             if response.status_code >= 400:
                 raise _error_from_response(
-                    response.status_code, response.text, response.headers.get("x-amzn-RequestId")
+                    response.status_code, text, response.headers.get("x-amzn-RequestId")
                 )
-            return response.json() if response.content else {}
+            return _json_answer(response.status_code, text)
 
         for attempt in Retrying(**self._retry_kwargs(self._sync_retryable(idempotent))):
             with attempt:
@@ -609,12 +664,12 @@ class NeptuneLoaderHook(BaseHook):
                     aiohttp.ClientSession(timeout=timeout) as session,
                     session.request(method, URL(url, encoded=True), headers=headers, ssl=ssl_arg) as response,
                 ):
-                    text = await response.text()
+                    text = (await _aread_bounded(response)).decode("utf-8", errors="replace")
                     if response.status >= 400:
                         raise _error_from_response(
                             response.status, text, response.headers.get("x-amzn-RequestId")
                         )
-                    return json.loads(text) if text else {}
+                    return _json_answer(response.status, text)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     async def aget_load_status(

@@ -256,12 +256,14 @@ class RegisterJobOperator(BaseOperator):
     def _read_object(self, location: JobspecLocation) -> bytes:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+        from rdfox_pipeline.aws.s3_bounded import ObjectTooLarge, read_at_most
         from rdfox_pipeline.domain.jobspec import JobSpecError
 
-        obj = S3Hook(aws_conn_id=self.aws_conn_id).get_key(location.key, location.bucket)
-        if obj.content_length > MAX_JOBSPEC_BYTES:
-            raise JobSpecError("jobspec", f"{location.uri} is {obj.content_length} bytes, larger than 1 MB")
-        return obj.get()["Body"].read(MAX_JOBSPEC_BYTES + 1)
+        client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        try:
+            return read_at_most(client, location.bucket, location.key, MAX_JOBSPEC_BYTES)
+        except ObjectTooLarge as exc:
+            raise JobSpecError("jobspec", str(exc)) from None
 
     def execute(self, context: Context) -> dict[str, Any]:
         # Imported here, not at module level: building the jobspec models costs ~0.2 s at every DAG parse.

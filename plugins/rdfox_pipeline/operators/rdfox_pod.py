@@ -472,7 +472,9 @@ class RdfoxPodOperator(EksPodOperator):
         """What the published rdfox.log says went wrong (publish uploads it even when RDFox fails)."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+        from rdfox_pipeline.aws.s3_bounded import ObjectTooLarge, read_at_most
         from rdfox_pipeline.domain.rdfox_log import RdfoxLogError, parse_rdfox_log
+        from rdfox_pipeline.sensors.rdfox_log import MAX_LOG_BYTES
 
         uri = str(self.registration.get("rdfox_log_uri") or "")
         if not uri.startswith("s3://"):
@@ -482,9 +484,12 @@ class RdfoxPodOperator(EksPodOperator):
         if not hook.check_for_key(key, bucket):
             # "rdfox.log missing" is itself the diagnosis (RDFox wrote none, or publish could not upload it).
             return f"missing: the pod published no {uri}", None
-        text = hook.read_key(key, bucket)
         try:
-            parse_rdfox_log(text)
+            raw = read_at_most(hook.get_conn(), bucket, key, MAX_LOG_BYTES)
+        except ObjectTooLarge as exc:
+            return str(exc), uri
+        try:
+            parse_rdfox_log(raw.decode("utf-8", errors="replace"))
         except RdfoxLogError as err:
             return str(err), uri
         return None, uri

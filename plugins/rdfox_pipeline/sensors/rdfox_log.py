@@ -127,17 +127,18 @@ class RdfoxLogSensor(BaseSensorOperator):
         hook.record_status(str(self.registration["job_id"]), status, **fields)
 
     def _parse(self) -> dict[str, Any]:
+        from rdfox_pipeline.aws.s3_bounded import ObjectTooLarge, read_at_most
         from rdfox_pipeline.compat import AirflowFailException
         from rdfox_pipeline.domain.rdfox_log import RdfoxLogError, parse_rdfox_log
 
         bucket, key = self._location()
         uri = f"s3://{bucket}/{key}"
-        obj = self._s3().get_key(key, bucket)
-        if obj.content_length > MAX_LOG_BYTES:
-            reason = f"{uri} is {obj.content_length} bytes, more than the {MAX_LOG_BYTES} bytes a log may be"
-            self._record("INFERENCE_FAILED", error_reason=reason, rdfox_log_uri=uri)
-            raise AirflowFailException(reason)
-        text = obj.get()["Body"].read().decode("utf-8", errors="replace")
+        try:
+            raw = read_at_most(self._s3().get_conn(), bucket, key, MAX_LOG_BYTES)
+        except ObjectTooLarge as exc:
+            self._record("INFERENCE_FAILED", error_reason=str(exc), rdfox_log_uri=uri)
+            raise AirflowFailException(str(exc)) from None
+        text = raw.decode("utf-8", errors="replace")
         try:
             stats = parse_rdfox_log(text)
         except RdfoxLogError as exc:
