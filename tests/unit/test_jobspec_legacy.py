@@ -334,7 +334,9 @@ def test_cli_pod_render_uses_the_pipeline_step_images_and_the_allowed_rdfox_imag
     }
     assert "legacy-registry" not in done.stdout
     rdfox = next(c for c in pod["spec"]["initContainers"] if c["name"] == "rdfox")
-    assert rdfox["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}
+    limits = rdfox["resources"]["limits"]
+    assert {k: limits[k] for k in ("cpu", "memory")} == {"cpu": "2", "memory": "4Gi"}
+    assert limits["ephemeral-storage"]  # every container's disk is bounded (issue 18)
     assert "note: init_container_image:" in done.stderr
 
 
