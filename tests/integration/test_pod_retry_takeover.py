@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,7 +19,8 @@ import pytest
 from tests.integration.k8s_emulator_fixtures import K8sEmulator
 from tests.integration.pod_job_fixtures import BAD_DATA, FILES, Job, make_job
 
-pytestmark = [pytest.mark.compat, pytest.mark.slow, pytest.mark.timeout(300)]  # a pod run each: ~20 s
+pytestmark = [pytest.mark.compat, pytest.mark.timeout(300)]
+LOGS = Path(__file__).resolve().parents[1] / "data" / "logs"
 
 
 def _operator(job: Job) -> Any:
@@ -67,6 +69,7 @@ def _s3_keys(job: Job) -> list[str]:
     return sorted(o["Key"] for o in listing.get("Contents", []))
 
 
+@pytest.mark.slow  # a pod run: ~20 s
 def test_worker_lost_after_the_trigger_fired_the_retry_takes_up_the_succeeded_pod(pod_world) -> None:
     emulator, table = pod_world["emulator"], pod_world["table"]
     job = make_job(pod_world, FILES)
@@ -93,6 +96,7 @@ def test_worker_lost_after_the_trigger_fired_the_retry_takes_up_the_succeeded_po
     assert _created_pods(emulator, job) == [pod]
 
 
+@pytest.mark.slow  # a pod run: ~20 s
 def test_trigger_failed_after_the_pod_ended_the_retry_takes_up_the_succeeded_pod(pod_world) -> None:
     emulator, table = pod_world["emulator"], pod_world["table"]
     job = make_job(pod_world, FILES)
@@ -107,6 +111,7 @@ def test_trigger_failed_after_the_pod_ended_the_retry_takes_up_the_succeeded_pod
     assert table.require_job(job.job_id)["pod_succeeded"] == pod
 
 
+@pytest.mark.slow  # a pod run: ~20 s
 def test_retry_after_the_pod_failed_records_inference_failed_and_starts_nothing(pod_world) -> None:
     from rdfox_pipeline.compat import AirflowException
 
@@ -126,6 +131,7 @@ def test_retry_after_the_pod_failed_records_inference_failed_and_starts_nothing(
     assert "rdfox.log" in record["error_reason"]
 
 
+@pytest.mark.slow  # a pod run: ~20 s
 def test_retry_after_the_first_try_finished_the_pod_but_not_the_task(pod_world) -> None:
     """The first try ran its whole re-entry (the pod deleted) and its worker was lost before success."""
     emulator, table = pod_world["emulator"], pod_world["table"]
@@ -141,3 +147,47 @@ def test_retry_after_the_first_try_finished_the_pod_but_not_the_task(pod_world) 
 
     assert _created_pods(emulator, job) == [pod]
     assert table.require_job(job.job_id)["pod_succeeded"] == pod
+
+
+def _pod_gone(pod_world: dict[str, Any], log: str | None, **record: Any) -> Job:
+    """A job whose earlier pod is gone: its record as that pod's tries left it, its rdfox.log or none."""
+    job = make_job(pod_world, FILES)
+    pod_world["table"].record_status(job.job_id, "SCHEDULED", pod_name="gone-pod", **record)
+    if log is not None:
+        bucket, _, key = job.registration["rdfox_log_uri"][len("s3://") :].partition("/")
+        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=(LOGS / log).read_bytes())
+    return job
+
+
+def test_pod_gone_with_a_failed_published_log_fails_the_job_from_the_log(pod_world) -> None:
+    from rdfox_pipeline.compat import AirflowException
+
+    job = _pod_gone(pod_world, "rdfox7-error.log")
+    with pytest.raises(AirflowException, match=r"pod gone-pod is gone; its published rdfox\.log failed"):
+        _operator(job).execute(job.context(2))
+    assert _created_pods(pod_world["emulator"], job) == []
+    record = pod_world["table"].require_job(job.job_id)
+    assert record["job_status"] == "INFERENCE_FAILED"
+    reason = "pod gone-pod is gone; its published rdfox.log failed; rdfox.log: "
+    assert record["error_reason"].startswith(reason)
+
+
+def test_pod_recorded_succeeded_whose_log_was_removed_is_refused_not_rerun(pod_world) -> None:
+    from rdfox_pipeline.compat import AirflowFailException
+
+    job = _pod_gone(pod_world, None, pod_succeeded="gone-pod")
+    refused = r"pod gone-pod succeeded, but its published s3://\S+ is gone"
+    with pytest.raises(AirflowFailException, match=refused):
+        _operator(job).execute(job.context(2))
+    assert _created_pods(pod_world["emulator"], job) == []
+
+
+def test_pod_gone_before_it_published_anything_gets_a_new_pod(pod_world) -> None:
+    """The earlier pod never got as far as its log (deleted while it ran): the retry's is the first run."""
+    job = _pod_gone(pod_world, None)
+    deferred = _defer(job, try_number=2)
+    try:
+        assert len(_created_pods(pod_world["emulator"], job)) == 1
+    finally:
+        kwargs = deferred.trigger.serialize()[1]
+        pod_world["emulator"].client().delete_namespaced_pod(kwargs["pod_name"], kwargs["pod_namespace"])
