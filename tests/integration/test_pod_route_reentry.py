@@ -32,7 +32,9 @@ pytestmark = [pytest.mark.compat, pytest.mark.timeout(300)]
 def dag() -> Any:
     from rdfox_pipeline.compat import dag_bag_class
 
-    bag = dag_bag_class()(dag_folder=str(DAG_FILE), bundle_path=DAG_FILE.parent)
+    with pytest.MonkeyPatch.context() as mp:  # a busy 2-core machine can take over the default 30 s
+        mp.setenv("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "300")
+        bag = dag_bag_class()(dag_folder=str(DAG_FILE), bundle_path=DAG_FILE.parent)
     assert bag.import_errors == {}, bag.import_errors
     return next(iter(bag.dags.values()))
 
@@ -53,6 +55,8 @@ def eks(pod_world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> list[str]
 
     monkeypatch.setattr(EksHook, "generate_config_file_with_credentials", generate)
     monkeypatch.setenv("CLUSTER_NAME", CLUSTER)
+    # On the EKS route the kubeconfig is the cluster's; a kubernetes_default naming another would clash.
+    monkeypatch.delenv("AIRFLOW_CONN_KUBERNETES_DEFAULT")
     clear_settings_cache()
     return asked
 
@@ -137,3 +141,37 @@ def test_plain_route_defers_with_the_execution_deadline_and_keeps_it_on_re_defer
         _assert_deadline(dag, again)
     finally:
         _delete_pod(pod_world, deferred)
+
+
+def test_execution_timeout_ends_the_eks_wait_and_the_pod(dag, pod_world, eks) -> None:
+    """The deadline holds end to end: the EKS trigger (run here as the triggerer runs it) times out, the task
+    fails with INFERENCE_FAILED and the pod, still at work, is deleted (nothing would watch it again)."""
+    import asyncio
+
+    from rdfox_pipeline.compat import AirflowException
+
+    job = make_job(pod_world, FILES, images={"rdfox": "example.test/reasons-for-an-hour:1"})
+    start = datetime.now(tz=UTC)
+    task = _reason(dag, job)
+    task.execution_timeout = timedelta(seconds=15)
+    deferred = _deferral(lambda: task.execute(job.context(1, start_date=start)))
+
+    async def first_event() -> dict[str, Any]:
+        async for event in deferred.trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    event = asyncio.run(first_event())
+    assert event["status"] == "timeout" and "execution_timeout" in event["message"]
+    assert datetime.now(tz=UTC) - start < timedelta(seconds=60)
+    resumed = _reason(dag, job)
+    resumed.execution_timeout = timedelta(seconds=15)
+    pod = deferred.trigger.serialize()[1]["pod_name"]
+    reason = f"Pod rdfox/{pod} reached the task's execution_timeout deadline"
+    with pytest.raises(AirflowException, match=f"^{reason}"):
+        resumed.trigger_reentry(job.context(1, start), event)
+    record = pod_world["table"].require_job(job.job_id)
+    assert record["job_status"] == "INFERENCE_FAILED"
+    assert record["error_reason"].startswith(reason)
+    assert record["error_reason"].endswith(f"pod {pod} deleted: still Pending when the task ended")
+    assert [e for e in pod_world["emulator"].audit() if e["method"] == "DELETE" and pod in e["path"]]

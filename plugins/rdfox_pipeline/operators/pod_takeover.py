@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rdfox_pipeline.pod.manifest import LABEL_COMPONENT, LABEL_JOB_ID
-
 _PREFERENCE = {"Succeeded": 0, "Running": 1, "Pending": 1, "Unknown": 1, "Failed": 2}
 
 
@@ -35,6 +33,8 @@ class EarlierPodSucceeded(Exception):
 
 def job_pod_selector(labels: Mapping[str, str]) -> str:
     """The label selector of the job's reasoning pods, from the labels our manifest gives the pod."""
+    from rdfox_pipeline.pod.manifest import LABEL_COMPONENT, LABEL_JOB_ID  # not at DAG parse time
+
     return ",".join(f"{key}={labels[key]}" for key in (LABEL_JOB_ID, LABEL_COMPONENT))
 
 

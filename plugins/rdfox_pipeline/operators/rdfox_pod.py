@@ -256,7 +256,16 @@ class RdfoxPodOperator(EksPodOperator):
     def _finish(self, context: Context, event: dict[str, Any]) -> Any:
         if event.get("status") in _FINAL_EVENTS:
             self._write_init_container_logs(event)
-        result = KubernetesPodOperator.trigger_reentry(self, context, event)
+        try:
+            result = KubernetesPodOperator.trigger_reentry(self, context, event)
+        except Exception as exc:
+            if event.get("status") != "timeout":
+                raise
+            # The provider's cleanup replaces the trigger's reason (the execution deadline, a pod that could
+            # not start) with "Pod ... returned a failure" and the whole pod spec: keep the reason.
+            from rdfox_pipeline.compat import AirflowException
+
+            raise AirflowException(str(event.get("message") or "the pod wait timed out")) from exc
         # Only reached when the pod succeeded (a failed pod raised above).
         self._record_node_type()
         self._start_endpoint_if_asked()
