@@ -143,6 +143,7 @@ def test_plain_route_defers_with_the_execution_deadline_and_keeps_it_on_re_defer
         _delete_pod(pod_world, deferred)
 
 
+@pytest.mark.slow  # runs the pod and the trigger to a 6-second deadline
 def test_execution_timeout_ends_the_eks_wait_and_the_pod(dag, pod_world, eks) -> None:
     """The deadline holds end to end: the EKS trigger (run here as the triggerer runs it) times out, the task
     fails with INFERENCE_FAILED and the pod, still at work, is deleted (nothing would watch it again)."""
@@ -153,7 +154,7 @@ def test_execution_timeout_ends_the_eks_wait_and_the_pod(dag, pod_world, eks) ->
     job = make_job(pod_world, FILES, images={"rdfox": "example.test/reasons-for-an-hour:1"})
     start = datetime.now(tz=UTC)
     task = _reason(dag, job)
-    task.execution_timeout = timedelta(seconds=15)
+    task.execution_timeout = timedelta(seconds=6)
     deferred = _deferral(lambda: task.execute(job.context(1, start_date=start)))
 
     async def first_event() -> dict[str, Any]:
@@ -165,7 +166,7 @@ def test_execution_timeout_ends_the_eks_wait_and_the_pod(dag, pod_world, eks) ->
     assert event["status"] == "timeout" and "execution_timeout" in event["message"]
     assert datetime.now(tz=UTC) - start < timedelta(seconds=60)
     resumed = _reason(dag, job)
-    resumed.execution_timeout = timedelta(seconds=15)
+    resumed.execution_timeout = timedelta(seconds=6)
     pod = deferred.trigger.serialize()[1]["pod_name"]
     reason = f"Pod rdfox/{pod} reached the task's execution_timeout deadline"
     with pytest.raises(AirflowException, match=f"^{reason}"):
