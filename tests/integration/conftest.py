@@ -166,3 +166,6 @@ def load_body(source: str, fmt: str = "ntriples", **extra: Any) -> dict[str, Any
 
 # The Kubernetes API emulator (issue 5): fixtures live in their own module, imported here to register them.
 from tests.integration.k8s_emulator_fixtures import k8s_emulator, k8s_emulator_process  # noqa: E402, F401
+
+# One job of the RDFox pod operator run in-process on the emulator (issue 13, scenarios 3 and 4).
+from tests.integration.pod_job_fixtures import pod_world  # noqa: E402, F401

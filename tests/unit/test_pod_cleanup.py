@@ -45,10 +45,27 @@ class _PodManager:
         self.deleted.append(pod.metadata.name)
 
 
-def _operator(cluster_pod: k8s.V1Pod, **kwargs: Any) -> tuple[RdfoxPodOperator, _PodManager]:
+class _Records:
+    """The job record writes the operator makes; ``fail`` makes them raise (DynamoDB unreachable)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.writes: list[dict[str, Any]] = []
+
+    def record_status(self, job_id: str, status: str, **fields: Any) -> None:
+        if self.fail:
+            raise ConnectionError("DynamoDB unreachable")
+        self.writes.append({"job_id": job_id, "status": status, **fields})
+
+
+def _operator(
+    cluster_pod: k8s.V1Pod, records: _Records | None = None, **kwargs: Any
+) -> tuple[RdfoxPodOperator, _PodManager]:
     op = RdfoxPodOperator(task_id="reason", registration={"job_id": "DS_2024-05-01_000"}, **kwargs)
     manager = _PodManager(cluster_pod)
     op.__dict__["pod_manager"] = manager  # the provider's cached_property
+    hook = records or _Records()
+    op._hook = lambda: hook  # type: ignore[method-assign]
     return op, manager
 
 
@@ -79,3 +96,17 @@ def test_init_container_logs_default_to_all_and_only_containers_that_ran_are_rea
     failed = _pod("Failed", _status("prepare", FAILED))
     assert _init_containers_that_ran(failed, ["prepare", "rdfox"]) == ["prepare"]
     assert _init_containers_that_ran(_pod("Pending", _status("prepare", WAITING)), True) == []
+
+
+def test_a_succeeded_pod_is_recorded_before_it_is_deleted_and_kept_when_that_fails() -> None:
+    # A later try knows the job's pod succeeded from this record alone once the pod is gone (scenario 3).
+    records = _Records()
+    op, manager = _operator(_pod("Succeeded", _status("prepare", DONE)), records)
+    assert op.process_pod_deletion(_pod("Succeeded"), reraise=True) is True
+    assert records.writes == [
+        {"job_id": "DS_2024-05-01_000", "status": "SCHEDULED", "pod_succeeded": "job-pod-abc"}
+    ]
+    assert manager.deleted == ["job-pod-abc"]
+    op, manager = _operator(_pod("Succeeded", _status("prepare", DONE)), _Records(fail=True))
+    assert op.process_pod_deletion(_pod("Succeeded"), reraise=True) is False
+    assert manager.deleted == []

@@ -21,7 +21,7 @@ Pending when the task ends is deleted (it would never start); the init container
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.eks import EksPodOperator
@@ -30,6 +30,7 @@ from airflow.providers.cncf.kubernetes.utils.pod_manager import OnFinishAction, 
 
 from rdfox_pipeline.compat import AirflowFailException
 from rdfox_pipeline.links import JobOutputsLink, RdfoxPodLink
+from rdfox_pipeline.operators.pod_takeover import EarlierPodSucceeded
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -147,6 +148,7 @@ class RdfoxPodOperator(EksPodOperator):
         self.registration = registration
         self._settings: Settings | None = None
         self._deleted_pending_pod: str | None = None
+        self._eks_defer_timeout: timedelta | None = None
 
     # -- what to run ---------------------------------------------------------------------------------------
 
@@ -200,6 +202,9 @@ class RdfoxPodOperator(EksPodOperator):
                 return super().execute(context)  # EksPodOperator.execute: kubeconfig from EKS
             self.log.info("Kubernetes route: connection %s", self.kubernetes_conn_id)
             return KubernetesPodOperator.execute(self, context)
+        except EarlierPodSucceeded as done:
+            self.log.info("Job %s: pod %s succeeded already; RDFox not run again", self.job_id, done.pod_name)
+            return None
         except Exception as exc:
             self._record_failure(exc)
             raise
@@ -221,14 +226,29 @@ class RdfoxPodOperator(EksPodOperator):
 
     def invoke_defer_method(self, last_log_time: Any = None, context: Context | None = None) -> None:
         if self.cluster_name:
+            self._set_eks_deadline(context)
             return super().invoke_defer_method(last_log_time=last_log_time, context=context)
         return KubernetesPodOperator.invoke_defer_method(self, last_log_time=last_log_time, context=context)
+
+    def _set_eks_deadline(self, context: Context | None) -> None:
+        """The plain route's execution deadline (the provider sets it there only) for the EKS trigger."""
+        from rdfox_pipeline.operators.pod_deadline import DEADLINE_KWARG, defer_timeout, execution_deadline
+
+        kwargs = {k: v for k, v in (self.trigger_kwargs or {}).items() if k != DEADLINE_KWARG}
+        start = getattr(context["ti"], "start_date", None) if context is not None else None
+        deadline = execution_deadline(start, self.execution_timeout)
+        if deadline is not None:
+            kwargs[DEADLINE_KWARG] = deadline
+            self._eks_defer_timeout = defer_timeout(deadline, self.poll_interval)
+        self.trigger_kwargs = kwargs
 
     def defer(self, *, trigger: Any, method_name: str, kwargs: Any = None, timeout: Any = None) -> Any:
         # Both routes' provider triggers, with the init container watch (triggers/rdfox_pod.py).
         from rdfox_pipeline.triggers.rdfox_pod import with_init_container_watch
         from rdfox_pipeline.triggers.resume_floor import resume_not_before
 
+        if timeout is None and self.cluster_name:
+            timeout = self._eks_defer_timeout  # the provider's EKS route passes none
         return super().defer(
             trigger=with_init_container_watch(trigger, resume_not_before()),
             method_name=method_name,
@@ -237,8 +257,13 @@ class RdfoxPodOperator(EksPodOperator):
         )
 
     def trigger_reentry(self, context: Context, event: dict[str, Any]) -> Any:
+        # On resume Airflow builds a fresh operator, which never ran execute(): the route is the event's
+        # (EksPodOperator puts the cluster in its trigger kwargs), so that a re-deferral stays on EKS.
+        self.cluster_name = str(event.get("eks_cluster_name") or "")
+        if self.cluster_name:
+            self.trigger_kwargs = {**(self.trigger_kwargs or {}), "eks_cluster_name": self.cluster_name}
         try:
-            if not event.get("eks_cluster_name"):
+            if not self.cluster_name:
                 return self._finish(context, event)
             # As EksPodOperator.trigger_reentry does, but the follow-ups (node type, endpoint pod) need the
             # cluster's credentials too, so they run inside the same kubeconfig context.
@@ -256,9 +281,18 @@ class RdfoxPodOperator(EksPodOperator):
     def _finish(self, context: Context, event: dict[str, Any]) -> Any:
         if event.get("status") in _FINAL_EVENTS:
             self._write_init_container_logs(event)
-        result = KubernetesPodOperator.trigger_reentry(self, context, event)
+        try:
+            result = KubernetesPodOperator.trigger_reentry(self, context, event)
+        except Exception as exc:
+            if event.get("status") != "timeout":
+                raise
+            # The provider's cleanup replaces the trigger's reason (the execution deadline, a pod that could
+            # not start) with "Pod ... returned a failure" and the whole pod spec: keep the reason.
+            from rdfox_pipeline.compat import AirflowException
+
+            raise AirflowException(str(event.get("message") or "the pod wait timed out")) from exc
         # Only reached when the pod succeeded (a failed pod raised above). From here on nothing may fail
-        # the task: a retry would have no pod to reattach to (a succeeded one is deleted).
+        # the task: its retry would only take up the succeeded pod again.
         try:
             self._record_node_type()
         except Exception as exc:  # informative field: the job keeps SCHEDULED, parse_rdfox_log goes on
@@ -296,7 +330,10 @@ class RdfoxPodOperator(EksPodOperator):
             current = self.pod_manager.read_pod(pod)
         except Exception:
             current = pod
-        if getattr(current.status, "phase", None) != PodPhase.PENDING:
+        phase = getattr(current.status, "phase", None)
+        if phase == PodPhase.SUCCEEDED and not self._record_pod_succeeded(current):
+            return False
+        if phase != PodPhase.PENDING:
             return super().process_pod_deletion(current, reraise=reraise)
         self.log.warning(
             "Deleting pod %s: still Pending as the task ends (%s)",
@@ -373,10 +410,65 @@ class RdfoxPodOperator(EksPodOperator):
         )
 
     def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
-        self._refuse_endpoint_over_cap(pod_request_obj.metadata.namespace)
-        pod = super().get_or_create_pod(pod_request_obj, context)
+        """The job's earlier pod if there is one (any try, any phase), else a new one (pod_takeover.py).
+
+        The provider's own reattach would delete a finished pod and start RDFox again.
+        """
+        from rdfox_pipeline.operators.pod_takeover import job_pod_selector, pick_earlier_pod
+
+        namespace = pod_request_obj.metadata.namespace
+        selector = job_pod_selector(pod_request_obj.metadata.labels or {})
+        pod = pick_earlier_pod(self.client.list_namespaced_pod(namespace, label_selector=selector).items)
+        if pod is not None:
+            self.log.info(
+                "Job %s already has pod %s (%s): taking it up instead of starting another",
+                self.job_id, pod.metadata.name, getattr(pod.status, "phase", None),
+            )  # fmt: skip
+        else:
+            self._take_up_outcome_without_pod()
+            self._refuse_endpoint_over_cap(namespace)  # only a new pod is counted against the cap
+            pod = super().get_or_create_pod(pod_request_obj, context)
         self._hook().record_status(self.job_id, "SCHEDULED", pod_name=pod.metadata.name)
         return pod
+
+    def _take_up_outcome_without_pod(self) -> None:
+        """No pod of the job exists: raise if the record and the published log say how it ended."""
+        from rdfox_pipeline.compat import AirflowException, AirflowFailException
+        from rdfox_pipeline.operators.pod_takeover import outcome_without_pod
+
+        record = self._hook().get_job(self.job_id)
+        try:
+            outcome = outcome_without_pod(
+                record, str(self.registration.get("rdfox_log_uri") or ""), self._read_published_log
+            )
+        except ValueError as err:
+            raise AirflowFailException(f"job {self.job_id}: {err}") from None
+        if outcome is None:
+            return
+        if not outcome.succeeded:
+            self._earlier_pod_failed = True  # RDFox's own failure, though its pod is gone: INFERENCE_FAILED
+            raise AirflowException(outcome.reason)
+        if not (record or {}).get("rdfox_endpoint_pod"):
+            self._start_endpoint_if_asked()  # the earlier try may have been lost before starting it
+        raise EarlierPodSucceeded(outcome.pod_name)
+
+    def _read_published_log(self, uri: str) -> str | None:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        if not uri.startswith("s3://"):
+            return None
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        hook = S3Hook(aws_conn_id=self.aws_conn_id)
+        return hook.read_key(key, bucket) if hook.check_for_key(key, bucket) else None
+
+    def _record_pod_succeeded(self, pod: k8s.V1Pod) -> bool:
+        """Write ``pod_succeeded`` before a succeeded pod is deleted: a later try's only evidence of it."""
+        try:
+            self._hook().record_status(self.job_id, "SCHEDULED", pod_succeeded=pod.metadata.name)
+        except Exception as exc:
+            self.log.warning("Keeping pod %s: could not record its success (%s)", pod.metadata.name, exc)
+            return False
+        return True
 
     def _refuse_endpoint_over_cap(self, namespace: str) -> None:
         """A job that keeps its endpoint does not start while RDFOX_MAX_ENDPOINTS endpoints are alive.
@@ -419,8 +511,10 @@ class RdfoxPodOperator(EksPodOperator):
 
     def _pod_failed(self) -> bool:
         """Whether the pod failed (INFERENCE_FAILED), from the pod as it is now where it can be read."""
-        if self._deleted_pending_pod:
-            return True  # it could never start (image pull error, unschedulable) and was given up
+        if self._deleted_pending_pod or getattr(self, "_earlier_pod_failed", False):
+            # It could never start (image pull error, unschedulable) and was given up, or an earlier try's
+            # pod is gone and its published rdfox.log says RDFox failed.
+            return True
         if self.pod is None:
             return False
         try:
