@@ -3,7 +3,8 @@
 Two runs, each started the way a user starts one:
 
 * ``rdfox-pipeline submit`` uploads a jobspec; the input bucket notifies the jobspec queue; the DAG's asset
-  watcher (in the triggerer) turns the message into an asset event and the scheduler starts the run;
+  watcher (in the triggerer) turns the message into an asset event, the scheduler starts an asset-triggered
+  run, and that run starts the upload's own run (``upload__...``);
 * ``rdfox-pipeline submit --trigger --wait`` starts a run through the REST API and prints its progress.
 
 A recorder polls the REST API throughout, so the tests can show that the waiting tasks sat in the DEFERRED
@@ -168,11 +169,13 @@ def test_upload_starts_a_run_through_the_asset_watcher(local_stack, airflow, sta
     body = local_stack.demo.s3.get_object(Bucket=local_stack.demo.resources["input_bucket"], Key=key)["Body"]
     assert json.loads(body.read())["dataset"] == WATCHED
 
-    record = _finished_job(local_stack, WATCHED, recorder, "asset_triggered")
+    record = _finished_job(local_stack, WATCHED, recorder, "manual")
     assert record["job_status"] == "SUCCESS_NOTIFICATION_SENT", record.get("error_reason")
     run_id = record["dag_run_id"]
-    # Nobody triggered it: the S3 notification -> SQS -> asset watcher did.
-    assert run_id.startswith("asset_triggered__"), run_id
+    # Nobody triggered it: the S3 notification -> SQS -> asset watcher started an asset-triggered run, which
+    # started the upload's own run (named after the upload).
+    assert run_id.startswith("upload__WATCHED-watched.rdfoxjob.json__"), run_id
+    assert "asset_triggered" in recorder.run_types.values(), recorder.run_types
     assert record["jobspec_uri"] == f"s3://{local_stack.demo.resources['input_bucket']}/{key}"
     messages = started["notifications"].for_job(record["job_id"])
     assert _attribute(messages[0], "outcome") == "success"
@@ -182,7 +185,7 @@ def test_upload_starts_a_run_through_the_asset_watcher(local_stack, airflow, sta
 def test_waiting_tasks_are_deferred_in_the_triggerer(local_stack, airflow, started) -> None:
     """Under the real scheduler the pod wait and the Neptune wait sit in DEFERRED, then succeed."""
     _, recorder = airflow
-    record = _finished_job(local_stack, WATCHED, recorder, "asset_triggered")
+    record = _finished_job(local_stack, WATCHED, recorder, "manual")
     wait_for(
         lambda: (recorder.states[record["dag_run_id"]].get("__run__") or [None])[-1] == "success",
         60,
@@ -203,7 +206,7 @@ def test_submit_trigger_wait_runs_the_job_through_the_rest_api(local_stack, airf
     _, recorder = airflow
     # One run at a time: Airflow 3.3's scheduler can fail a deferred task that resumes before it has seen
     # the worker's exit (apache/airflow#72716), and a loaded machine widens that window.
-    _finished_job(local_stack, WATCHED, recorder, "asset_triggered")
+    _finished_job(local_stack, WATCHED, recorder, "manual")
     done = subprocess.run(
         started["trigger_args"], env=started["env"], capture_output=True, text=True, timeout=RUN_TIMEOUT + 60
     )
