@@ -175,7 +175,9 @@ def _wait_for_the_jobs(b: Burst) -> None:
     def done() -> bool:
         b.services.check_alive()
         finished = [r for r in _records(b.demo) if r["job_status"] in TERMINAL]
-        if len(finished) >= UPLOADS:
+        query = "SELECT state FROM dag_run WHERE dag_id = ?"
+        ended = {r[0] for r in b.services._query(query, ["rdfox_neptune_pipeline"])} <= {"success", "failed"}
+        if len(finished) >= UPLOADS and ended:  # a run ends a moment after its job's record is final
             return True
         states = {
             r[0]
