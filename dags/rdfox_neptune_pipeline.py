@@ -18,13 +18,17 @@ POOL = "rdfox_pods"
 # The SQS queue that the input bucket's "object created" notifications go to (see docs/s3-events.md). Read
 # from the environment (no I/O); when unset, runs start only from the UI, the REST API or the CLI.
 JOBSPEC_QUEUE_ENV = "RDFOX_PIPELINE_JOBSPEC_QUEUE_URL"
+# How many runs (jobs) may be active at once; more wait as queued runs. Read at parse time (no I/O).
+MAX_ACTIVE_RUNS_ENV = "RDFOX_PIPELINE_MAX_ACTIVE_RUNS"
+DEFAULT_MAX_ACTIVE_RUNS = 8
 
 DOC_MD = """
 ### RDFox -> Neptune pipeline
 
-One run = one job. The jobspec comes from the run's conf (`jobspec`, inline), from an S3 location
-(`jobspec_uri`), or from an upload of `<dataset>/<name>.rdfoxjob.json` to the input bucket (asset watcher on
-the bucket's SQS notification queue).
+One run = one job. The jobspec comes from the run's conf (`jobspec`, inline) or from an S3 location
+(`jobspec_uri`). Uploads of `<dataset>/<name>.rdfoxjob.json` to the input bucket (asset watcher on the
+bucket's SQS notification queue) start an asset-triggered run that runs no job itself: it starts one run
+`upload__<key>__<digest>` per uploaded jobspec, with its `jobspec_uri`.
 
 | task | what | job status |
 | --- | --- | --- |
@@ -37,6 +41,7 @@ the bucket's SQS notification queue).
 | notify | SNS success summary | SUCCESS_NOTIFICATION_SENT |
 | notify_failure | SNS error summary when anything failed (loaded: success) | ERROR_NOTIFICATION_SENT |
 | mark_run_failed | fails when anything failed, so that a failed job is a failed run | |
+| fan_out_uploads, start_upload_runs | an asset-triggered run starts one run per uploaded jobspec | |
 
 Job records: DynamoDB (JOB_TABLE_NAME); settings: SSM `/parameter/pipeline_control/`, then environment.
 """
@@ -50,6 +55,16 @@ JOBSPEC_URI_DESCRIPTION = (
     "Where the jobspec is, when it is not given inline: s3://<bucket>/<dataset>/<name>.rdfoxjob.json, "
     "<dataset>/<name>.rdfoxjob.json in the input bucket. The run waits (deferred) until the object exists."
 )
+
+
+def _max_active_runs() -> int:
+    """``RDFOX_PIPELINE_MAX_ACTIVE_RUNS`` (1 to 64), default 8; anything else is an import error naming it."""
+    text = os.environ.get(MAX_ACTIVE_RUNS_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_ACTIVE_RUNS
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise ValueError(f"{MAX_ACTIVE_RUNS_ENV}: {text!r} is not a whole number from 1 to 64")
+    return int(text)
 
 
 def _schedule() -> list | None:
@@ -74,14 +89,17 @@ def _schedule() -> list | None:
     ]
 
 
+SCHEDULE = _schedule()
+
 with DAG(
     dag_id=DAG_ID,
     description="Run an RDFox reasoning job on Kubernetes and bulk-load its findings into Amazon Neptune",
     doc_md=DOC_MD,
-    schedule=_schedule(),
+    schedule=SCHEDULE,
     start_date=datetime(2024, 1, 1),
     catchup=False,
-    max_active_runs=8,  # each run holds one pod slot at most (pool rdfox_pods) and otherwise only deferrals
+    # Each run holds one pod slot at most (pool rdfox_pods) and otherwise only deferrals.
+    max_active_runs=_max_active_runs(),
     max_active_tasks=16,
     tags=["rdfox", "neptune", "reasoning"],
     default_args={"owner": "rdfox-pipeline", "retries": 0, "retry_delay": timedelta(minutes=1)},
@@ -99,13 +117,16 @@ with DAG(
     },
     render_template_as_native_obj=True,
 ) as dag:
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
     from rdfox_pipeline.operators.job_notification import JobNotificationOperator
     from rdfox_pipeline.operators.job_registration import JobspecKeySensor, RegisterJobOperator
     from rdfox_pipeline.operators.neptune_load import NeptuneBulkLoadOperator
     from rdfox_pipeline.operators.rdfox_pod import RdfoxPodOperator
     from rdfox_pipeline.operators.run_outcome import MarkRunFailedOperator
+    from rdfox_pipeline.operators.upload_fanout import UploadFanOutOperator
     from rdfox_pipeline.sensors.neptune_load_status import NeptuneLoadStatusSensor
     from rdfox_pipeline.sensors.rdfox_log import RdfoxLogSensor
+    from rdfox_pipeline.task_docs import TASK_DOCS, apply_task_docs
 
     # Read-only waits retry (an S3 blip, or Airflow failing a deferred task that resumed quickly); what
     # writes or starts something retries only where it is idempotent.
@@ -193,6 +214,18 @@ with DAG(
     # notify_failure succeeding would make the run green: this second leaf makes a failed job a failed run.
     job_tasks >> MarkRunFailedOperator(task_id="mark_run_failed")
 
-    from rdfox_pipeline.task_docs import apply_task_docs
+    # An asset-triggered run starts one run per upload (its job tasks skip): Airflow batches uploads into
+    # such runs unpredictably (a burst, events queued at max_active_runs). Apart from the job's tasks: a
+    # failure here fails the run (a leaf) and nothing else.
+    fan_out_uploads = UploadFanOutOperator(task_id="fan_out_uploads", retries=2, inlets=list(SCHEDULE or ()))
+    TriggerDagRunOperator.partial(
+        task_id="start_upload_runs",
+        trigger_dag_id=DAG_ID,
+        logical_date=None,  # runs started together must not share a logical date
+        skip_when_already_exists=True,  # the run id names the upload: a retry starts nothing twice
+        retries=2,
+        retry_delay=timedelta(seconds=30),
+        doc_md=TASK_DOCS["start_upload_runs"].strip(),  # a mapped task's doc is set here, not afterwards
+    ).expand_kwargs(fan_out_uploads.output)
 
     apply_task_docs(dag)  # each task's doc_md (rdfox_pipeline/task_docs.py)

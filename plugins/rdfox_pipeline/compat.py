@@ -102,3 +102,15 @@ __all__ = [
     "run_blocking",
     "xcom_operator_link_class",
 ]
+
+
+def asset_events_after(inlet_events: Any, asset: Any, after: Any) -> list[Any]:
+    """The asset's events newer than ``after`` (an aware datetime), oldest first.
+
+    Task SDK 1.1+ (Airflow 3.1+) filters on the API server (``after``/``ascending``); 1.0 (Airflow 3.0, MWAA)
+    returns every event of the asset, filtered here.
+    """
+    events = inlet_events[asset]
+    if hasattr(events, "after"):
+        return list(events.after(after.isoformat()).ascending(True))
+    return sorted((e for e in events if e.timestamp > after), key=lambda e: e.timestamp)

@@ -65,6 +65,19 @@ a lost worker) is recorded first: the failed task and the status it failed in.
 a failed job is a failed run in the UI and the REST API although `notify_failure` succeeded.
 Job record: unchanged (`error_reason` says why the job failed).
 """,
+    "fan_out_uploads": """
+**List the uploads** of an asset-triggered run (one per S3 upload of a jobspec to the input bucket, as
+Airflow batched them): this run's asset events and any newer event of the asset, oldest first, less those
+whose run exists. Such a run runs no job itself (`wait_for_jobspec`, `register_job` and what follows skip).
+Returns `[]` for UI, REST and CLI runs. Job record: none (each upload's own run registers its job).
+""",
+    "start_upload_runs": """
+**Start one run per upload** (mapped, one task per upload; no task when there is none): conf
+`{"jobspec_uri": "s3://..."}`, run id `upload__<key>__<digest>` naming the upload (bucket, key, S3
+sequencer), so a retry or a second sighting starts nothing twice (skipped when the run exists). The runs
+are queued and obey `max_active_runs`. A failure here fails this run: start the upload's run by hand with
+its `jobspec_uri`.
+""",
 }
 
 

@@ -26,6 +26,7 @@ CHAIN = [
     "wait_for_neptune_load",
     "notify",
 ]
+FAN_OUT = ["fan_out_uploads", "start_upload_runs"]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_imports_without_errors(dag) -> None:
 
 
 def test_task_order(dag) -> None:
-    assert set(dag.task_ids) == {*CHAIN, "notify_failure", "mark_run_failed"}
+    assert set(dag.task_ids) == {*CHAIN, "notify_failure", "mark_run_failed", *FAN_OUT}
     for position, (upstream, downstream) in enumerate(itertools.pairwise(CHAIN)):
         upstreams = dag.get_task(downstream).upstream_task_ids
         assert upstream in upstreams, downstream
@@ -57,7 +58,32 @@ def test_task_order(dag) -> None:
     # A failed job is a failed run: mark_run_failed watches every task and is, with notify_failure, a leaf.
     assert dag.get_task("mark_run_failed").upstream_task_ids == set(CHAIN)
     leaves = {t.task_id for t in dag.tasks if not t.downstream_task_ids}
-    assert leaves == {"notify_failure", "mark_run_failed"}
+    assert leaves == {"notify_failure", "mark_run_failed", "start_upload_runs"}
+
+
+def test_extra_uploads_fan_out_beside_the_job(dag) -> None:
+    """fan_out_uploads starts the run; its mapped trigger is a leaf no job task waits for or watches: it
+    cannot fail this run's job or notify about it, and a failure of its own fails the run (a leaf)."""
+    assert dag.get_task("fan_out_uploads").upstream_task_ids == set()
+    assert dag.get_task("fan_out_uploads").downstream_task_ids == {"start_upload_runs"}
+    for task_id in (*CHAIN, "notify_failure", "mark_run_failed"):
+        assert not set(FAN_OUT) & dag.get_task(task_id).upstream_task_ids, task_id
+
+
+def test_max_active_runs_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RDFOX_PIPELINE_MAX_ACTIVE_RUNS, read at parse time; a bad value is an import error naming it."""
+    import runpy
+
+    read = runpy.run_path(str(DAG_FILE))["_max_active_runs"]
+    monkeypatch.delenv("RDFOX_PIPELINE_MAX_ACTIVE_RUNS", raising=False)
+    assert read() == 8
+    for value, expected in (("2", 2), (" 64 ", 64)):
+        monkeypatch.setenv("RDFOX_PIPELINE_MAX_ACTIVE_RUNS", value)
+        assert read() == expected
+    for bad in ("0", "65", "two", "-1"):
+        monkeypatch.setenv("RDFOX_PIPELINE_MAX_ACTIVE_RUNS", bad)
+        with pytest.raises(ValueError, match=f"RDFOX_PIPELINE_MAX_ACTIVE_RUNS: '{bad}'"):
+            read()
 
 
 def test_trigger_rules_retries_and_pool(dag) -> None:

@@ -1,11 +1,13 @@
 """Registering a job: find its jobspec, validate it, allocate the job id (status CREATED).
 
-A run gets its jobspec in one of three ways, checked in this order:
+A run gets its jobspec in one of two ways, checked in this order:
 
 1. inline, as the run's ``jobspec`` param (the UI form, the REST API, ``airflow dags test -c``);
-2. by location, as the run's ``jobspec_uri`` param: ``s3://bucket/key`` or a key in the input bucket;
-3. from an S3 event notification that the SQS asset watcher turned into an asset event (a jobspec landed
-   in the input bucket).
+2. by location, as the run's ``jobspec_uri`` param: ``s3://bucket/key`` or a key in the input bucket.
+
+An upload to the input bucket (S3 event -> SQS -> asset watcher -> asset-triggered run) becomes case 2: the
+asset-triggered run registers nothing itself (both tasks here skip) and starts one run per uploaded jobspec
+with its ``jobspec_uri`` (``upload_fanout``).
 
 ``JobspecKeySensor`` waits for a jobspec given by location (skips when it is inline); ``RegisterJobOperator``
 validates it and writes the job record. An invalid jobspec is recorded as SCHEDULE_FAILED with the one-line
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
@@ -42,6 +44,9 @@ class JobspecNotFound(ValueError):
 class JobspecLocation:
     bucket: str
     key: str
+    # The S3 event's ``sequencer`` (one per object write; duplicated notifications share it), when the
+    # location came from an upload: with bucket and key it names the upload (``upload_run_id``).
+    sequencer: str = field(default="", compare=False)
 
     @property
     def uri(self) -> str:
@@ -92,8 +97,10 @@ def check_origin(location: JobspecLocation, dataset: str, input_bucket: str | No
         )
 
 
-def _s3_records(payload: Any) -> Iterable[tuple[str, str]]:
-    """(bucket, key) of each object-created record in an S3 event notification (raw or via SNS)."""
+def _s3_records(payload: Any) -> Iterable[tuple[str, str, str]]:
+    """(bucket, key, sequencer) of each object-created record in an S3 event notification (raw or via SNS).
+
+    Anything else (``s3:TestEvent``, another event type, a body that is not JSON) yields nothing."""
     if isinstance(payload, str):
         try:
             payload = json.loads(payload)
@@ -111,23 +118,41 @@ def _s3_records(payload: Any) -> Iterable[tuple[str, str]]:
         bucket = (s3.get("bucket") or {}).get("name")
         key = (s3.get("object") or {}).get("key")
         if bucket and key and str(record.get("eventName", "ObjectCreated")).startswith("ObjectCreated"):
-            yield bucket, unquote_plus(key)  # S3 URL-encodes keys in notifications
+            sequencer = str((s3.get("object") or {}).get("sequencer") or "")
+            yield bucket, unquote_plus(key), sequencer  # S3 URL-encodes keys in notifications
+
+
+def _event_field(event: Any, name: str) -> Any:
+    return getattr(event, name, None) or (event.get(name) if isinstance(event, Mapping) else None)
+
+
+def _event_order(event: Any) -> str:
+    """Sort key of an asset event: its timestamp (the events of one run carry no id), as ISO text."""
+    stamp = _event_field(event, "timestamp")
+    return stamp.isoformat() if hasattr(stamp, "isoformat") else str(stamp or "")
 
 
 def locations_from_asset_events(events: Iterable[Any], jobspec_suffix: str) -> list[JobspecLocation]:
-    """Jobspec objects named by the SQS messages of triggering asset events (``extra`` of each event)."""
+    """Jobspec objects named by the SQS messages of triggering asset events (``extra`` of each event).
+
+    Oldest event first (``UploadFanOutOperator`` starts one run for each), each upload once (a notification
+    S3 delivered twice names the same key and sequencer). Messages that name no jobspec (a test event,
+    another suffix, a folder) are left out without affecting the others.
+    """
     found: list[JobspecLocation] = []
-    for event in events:
-        extra = getattr(event, "extra", None) or (event.get("extra") if isinstance(event, Mapping) else None)
+    seen: set[tuple[str, str, str]] = set()
+    for event in sorted(events, key=_event_order):  # stable: equal stamps keep the scheduler's order
+        extra = _event_field(event, "extra")
         if not isinstance(extra, Mapping):
             continue
         # SqsSensorTrigger's event payload: {"status": ..., "message_batch": [{"Body": "...", ...}]}
         payload = extra.get("payload", extra)
         for message in payload.get("message_batch") or () if isinstance(payload, Mapping) else ():
             body = message.get("Body") if isinstance(message, Mapping) else None
-            for bucket, key in _s3_records(body):
-                if key.endswith(jobspec_suffix):
-                    found.append(JobspecLocation(bucket, key))
+            for bucket, key, sequencer in _s3_records(body):
+                if key.endswith(jobspec_suffix) and (bucket, key, sequencer) not in seen:
+                    seen.add((bucket, key, sequencer))
+                    found.append(JobspecLocation(bucket, key, sequencer))
     return found
 
 
@@ -152,23 +177,24 @@ def inline_jobspec(context: Context) -> Mapping[str, Any] | None:
     return None
 
 
+def is_upload_dispatch(context: Context) -> bool:
+    """An asset-triggered run: it starts one run per upload (``start_upload_runs``) and runs no job itself.
+
+    Airflow hands an asset-triggered run every event queued since the previous one, and leaves out events
+    that arrive while the run is being created (they wait for a later run): so no such run can stand for
+    one upload. Each upload gets its own run instead, named after it (``upload_fanout``).
+    """
+    run_type = getattr(context.get("dag_run"), "run_type", None)
+    return str(getattr(run_type, "value", run_type)) == "asset_triggered" or bool(_asset_events(context))
+
+
 def jobspec_location(context: Context, settings: Settings) -> JobspecLocation | None:
     """Where the run's jobspec is, when it is not inline; None when the run names no location."""
     params = context.get("params") or {}
     uri = params.get("jobspec_uri")
     if isinstance(uri, str) and uri.strip():
         return parse_location(uri, settings.input_bucket)
-    located = locations_from_asset_events(_asset_events(context), settings.jobspec_name)
-    if len(located) > 1:
-        # Several uploads batched into one run: the first is run; the others are named in the log so
-        # that nobody loses them silently (the watcher takes one message per poll to make this rare).
-        context["ti"].log.warning(
-            "This run was triggered by %d jobspecs; running %s, not: %s",
-            len(located),
-            located[0].uri,
-            ", ".join(loc.uri for loc in located[1:]),
-        )
-    return located[0] if located else None
+    return None
 
 
 def _allocation_key(dag_run_id: str, location: JobspecLocation | None, raw: Any) -> str:
@@ -192,9 +218,8 @@ def _load_settings(aws_conn_id: str | None, overrides: Mapping[str, Any] | None 
 class JobspecKeySensor(S3KeySensor):
     """Wait (deferrable) for the run's jobspec object; skipped when the jobspec is inline or not given.
 
-    The location is worked out at run time from the run's params or its triggering asset events, so the
-    sensor needs no templated key. Skipping (rather than failing) leaves the error to ``register_job``,
-    which records it against the job.
+    The location is worked out at run time from the run's params, so the sensor needs no templated key.
+    Skipping (rather than failing) leaves the error to ``register_job``, which records it against the job.
     """
 
     def __init__(self, *, aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
@@ -206,6 +231,8 @@ class JobspecKeySensor(S3KeySensor):
     def execute(self, context: Context) -> None:
         from rdfox_pipeline.compat import AirflowSkipException
 
+        if is_upload_dispatch(context):
+            raise AirflowSkipException("an upload run: start_upload_runs starts one run per uploaded jobspec")
         try:
             if inline_jobspec(context) is not None:
                 raise AirflowSkipException("the jobspec is inline: nothing to wait for")
@@ -271,6 +298,10 @@ class RegisterJobOperator(BaseOperator):
         from rdfox_pipeline.domain.jobspec import JobSpecError
         from rdfox_pipeline.domain.jobspec_policy import check_pod_start, parse_jobspec_for_run
 
+        if is_upload_dispatch(context):
+            from rdfox_pipeline.compat import AirflowSkipException
+
+            raise AirflowSkipException("an upload run: start_upload_runs starts one run per uploaded jobspec")
         base = _load_settings(self.aws_conn_id)
         dag_run_id = context["run_id"]
         location: JobspecLocation | None = None
