@@ -83,7 +83,11 @@ class AirflowServices:
                     f"airflow-{name}", args, port=self.port, url=self.api_url, log_dir=log_dir, env=env
                 )
             wait_until_answering(self.processes["api-server"], "/api/v2/monitor/health", timeout=timeout)
-            self.wait_for_dag("rdfox_neptune_pipeline", timeout=timeout)
+            dag = self.wait_for_dag("rdfox_neptune_pipeline", timeout=timeout)
+            if dag.get("is_paused"):
+                # `airflow dags test` (the demo) registers the DAG paused; a paused DAG takes uploads and
+                # triggered runs without ever running them.
+                self.api("PATCH", "/api/v2/dags/rdfox_neptune_pipeline", {"is_paused": False})
         except BaseException:
             self.stop()
             raise
