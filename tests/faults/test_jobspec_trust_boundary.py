@@ -109,11 +109,13 @@ def test_bucket_must_be_the_input_bucket(aws_world: AwsWorld) -> None:
 
 
 def test_asset_events_are_held_to_the_same_rule(aws_world: AwsWorld) -> None:
+    from rdfox_pipeline.operators.job_registration import locations_from_asset_events
+
     key = "OTHER/from-event.rdfoxjob.json"
     _put(aws_world, key, {"dataset": DATASET})
-    context = aws_world.context()
-    context["triggering_asset_events"] = {"jobspecs": [_asset_event(aws_world.input_bucket, key)]}
-    message, record = _refused(aws_world, context)
+    # An upload's asset event becomes a run of its own with the object's jobspec_uri (fan_out_uploads).
+    [location] = locations_from_asset_events([_asset_event(aws_world.input_bucket, key)], "rdfoxjob.json")
+    message, record = _refused(aws_world, aws_world.context(jobspec_uri=location.uri))
     assert message.startswith("dataset: ") and "'OTHER'" in message
     assert record["jobspec_uri"] == f"s3://{aws_world.input_bucket}/{key}"
 
