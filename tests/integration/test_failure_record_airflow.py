@@ -48,9 +48,18 @@ def test_callback_and_backstop_under_airflow(
 
     callback = hook.require_job(jobs["callback"])
     assert callback["job_status"] == "ERROR_NOTIFICATION_SENT", outputs["callback"][-4000:]
-    assert callback["error_reason"] == (
-        "reason failed while SCHEDULED: ValueError: pod watch lost: the API server answered 500"
-    )
+    with_exception = "reason failed while SCHEDULED: ValueError: pod watch lost: the API server answered 500"
+    from rdfox_pipeline.compat import AIRFLOW_V_3_3_PLUS
+
+    if AIRFLOW_V_3_3_PLUS:
+        assert callback["error_reason"] == with_exception
+    else:
+        # Airflow 3.0's in-process runner (`airflow dags test`) calls the callback without
+        # context["exception"] (its worker's task runner sets it); the failure is still recorded once,
+        # by the callback or the backstop.
+        assert callback["error_reason"] in (with_exception,) or callback["error_reason"].startswith(
+            "reason failed while SCHEDULED: no error reached the job record"
+        ), callback["error_reason"]
     backstop = hook.require_job(jobs["backstop"])
     assert backstop["job_status"] == "ERROR_NOTIFICATION_SENT", outputs["backstop"][-4000:]
     assert backstop["error_reason"].startswith(
