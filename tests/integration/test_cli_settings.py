@@ -45,6 +45,8 @@ def test_each_value_names_its_source(
     monkeypatch.delenv("NEPTUNE_SOURCE_FORMAT", raising=False)
     jobspec = tmp_path / "job.rdfoxjob.json"
     jobspec.write_text(json.dumps({"dataset": "DS", "neptune": {"parallelism": "LOW"}}))
+    # The trust boundary closes the field to jobspecs unless the operator opens it (docs/security.md).
+    monkeypatch.setenv("JOBSPEC_ALLOWED_FIELDS", '{"neptune.parallelism": ["LOW"]}')
 
     rows = show_json(capsys, "--ssm")
     assert rows["NEPTUNE_PARALLELISM"] == {"value": "MEDIUM", "source": "ssm"}
@@ -136,11 +138,25 @@ def test_diff_legacy_human_output_and_a_jobspec_value(
     monkeypatch.delenv("NEPTUNE_PARALLELISM", raising=False)
     jobspec = tmp_path / "old.rdfoxjob.json"
     jobspec.write_text(json.dumps({"job_key": "DS", "neptune_configuration": {"parallelism": "LOW"}}))
+    monkeypatch.setenv("JOBSPEC_ALLOWED_FIELDS", '{"neptune.parallelism": ["LOW"]}')
     code, out, err = run(capsys, "settings", "diff-legacy", "--jobspec", str(jobspec))
     assert code == 0, err
     assert "NOTIFICATION_SUBJECT_TEMPLATE" not in out  # the old template is set: no difference
     assert "NEPTUNE_PARALLELISM\n  now:      LOW (jobspec)\n  old:      OVERSUBSCRIBE\n" in out
     assert "a jobspec wins over SSM" in out or "wins over SSM" in out
+
+
+@pytest.mark.parametrize("verb", ["show", "diff-legacy"])
+def test_a_jobspec_override_the_run_would_refuse_is_refused(
+    verb: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """What the settings would be for this jobspec: none, when the run refuses it (the trust boundary)."""
+    monkeypatch.delenv("JOBSPEC_ALLOWED_FIELDS", raising=False)
+    jobspec = tmp_path / "job.rdfoxjob.json"
+    jobspec.write_text(json.dumps({"dataset": "DS", "kubernetes": {"namespace": "kube-system"}}))
+    code, out, err = run(capsys, "settings", verb, "--jobspec", str(jobspec))
+    assert code == 2 and out == ""
+    assert "kubernetes.namespace: closed to jobspecs" in err and len(err.strip().splitlines()) == 1
 
 
 def test_bad_input_is_one_error_line(

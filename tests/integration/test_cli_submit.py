@@ -16,7 +16,12 @@ pytestmark = pytest.mark.usefixtures("cli_stdout_only")
 BUCKET = "submit-input"
 
 
-def test_dry_run_prints_the_validated_jobspec(capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_prints_the_validated_jobspec(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A jobspec may name the buckets only as the deployment's own (the trust boundary).
+    monkeypatch.setenv("INPUT_BUCKET", "in-b")
+    monkeypatch.setenv("OUTPUT_BUCKET", "out-b")
     code = main(
         [
             "submit", "--dataset", "FRAUD", "--name", "q3", "--cores", "8", "--memory", "32Gi",
@@ -48,6 +53,26 @@ def test_bad_options_give_one_line_errors(
     assert len(err.splitlines()) == 1 and named in err, err
 
 
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--job-bucket", "someone-elses"], "job_bucket: closed to jobspecs"),
+        (["--cores", "65"], "over the operator's cap JOBSPEC_MAX_CORES"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["--dry-run", "--trigger", "upload"])
+def test_what_the_run_would_refuse_is_refused_before_anything_starts(
+    args: list[str], named: str, mode: str, aws_endpoint: str,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("INPUT_BUCKET", BUCKET)
+    # Port 9 (discard): had the trigger been sent, the error would be a refused connection instead.
+    extra = {"--dry-run": ["--dry-run"], "--trigger": ["--trigger", "--airflow-url", "http://127.0.0.1:9"]}
+    assert main(["submit", "--dataset", "OK", *args, *extra.get(mode, [])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the run would refuse this jobspec" in err and named in err, err
+
+
 def test_trigger_needs_an_http_url(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["submit", "--dataset", "OK", "--trigger", "--airflow-url", "ftp://x"]) == 2
     assert "--airflow-url" in capsys.readouterr().err
@@ -69,9 +94,10 @@ def test_upload_puts_the_jobspec_where_the_watcher_looks(
 
 
 def test_upload_to_a_missing_bucket_is_one_clear_line(
-    aws_endpoint: str, capsys: pytest.CaptureFixture[str]
+    aws_endpoint: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code = main(["submit", "--dataset", "X", "--job-bucket", "no-such-bucket-here"])
+    monkeypatch.setenv("INPUT_BUCKET", "no-such-bucket-here")
+    code = main(["submit", "--dataset", "X"])
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert "no-such-bucket-here" in err and len(err.splitlines()) == 1

@@ -212,3 +212,63 @@ def test_record_write_failing_after_the_pod_succeeded_does_not_fail_the_job(
         assert boto3.client("s3").head_object(Bucket=out, Key=key)["ContentLength"] > 0  # published
     finally:
         _delete_pods(k8s_emulator, _created_pods(k8s_emulator, job))
+
+
+@pytest.mark.parametrize(
+    ("allowlist", "local_stack", "named"),
+    [
+        # The allow-list changed after register_job checked the jobspec (a queued run, a retry's first pod).
+        ("123456789012.dkr.ecr.eu-west-2.amazonaws.com/", "true", "is not under an allowed registry"),
+        # A deployment that lost its allow-list: no pod starts with any registry allowed.
+        ("", "false", "is empty, so any registry could serve"),
+    ],
+    ids=["image-outside-the-allow-list", "empty-allow-list-outside-the-local-stack"],
+)
+def test_pod_start_rechecks_the_registry_allow_list(
+    job: Job, k8s_emulator: K8sEmulator, monkeypatch: pytest.MonkeyPatch,
+    allowlist: str, local_stack: str, named: str,
+) -> None:  # fmt: skip
+    from rdfox_pipeline.operators.rdfox_pod import PodStartRefused
+
+    monkeypatch.setenv("IMAGE_REGISTRY_ALLOWLIST", allowlist)
+    monkeypatch.setenv("LOCAL_STACK", local_stack)
+    with pytest.raises(PodStartRefused) as caught:
+        _operator(job).execute(job.context(1))
+    assert named in str(caught.value)
+    assert _created_pods(k8s_emulator, job) == []
+    assert job.record["job_status"] == "SCHEDULE_FAILED"
+    assert named in job.record["error_reason"]
+
+
+def test_pod_start_refuses_a_jobspec_image_the_allow_list_no_longer_allows(
+    job: Job, k8s_emulator: K8sEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's jobspec named an image the allow-list allowed when register_job checked it; not any more."""
+    from rdfox_pipeline.operators.rdfox_pod import PodStartRefused
+
+    job.registration["jobspec"] = {**job.registration["jobspec"], "images": {"rdfox": "old.example/rdfox:7"}}
+    monkeypatch.setenv("IMAGE_REGISTRY_ALLOWLIST", "registry.invalid/,docker.io/")
+    with pytest.raises(PodStartRefused, match=r"'old\.example/rdfox:7' is not under an allowed registry"):
+        _operator(job).execute(job.context(1))
+    assert _created_pods(k8s_emulator, job) == []
+    assert job.record["job_status"] == "SCHEDULE_FAILED"
+    assert "old.example/rdfox:7" in job.record["error_reason"]
+
+
+def test_settings_refusing_after_the_pod_started_leave_the_job_to_its_pod(
+    job: Job, k8s_emulator: K8sEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal is for new pods: a retry of a job whose pod runs fails and retries, recording nothing."""
+    from rdfox_pipeline.domain.settings import SettingsError
+    from rdfox_pipeline.operators.rdfox_pod import PodStartRefused
+
+    try:
+        with pytest.raises(TaskDeferred):
+            _operator(job).execute(job.context(1))
+        monkeypatch.setenv("IMAGE_REGISTRY_ALLOWLIST", "123456789012.dkr.ecr.eu-west-2.amazonaws.com/")
+        with pytest.raises(SettingsError) as caught:
+            _operator(job).execute(job.context(2))
+        assert not isinstance(caught.value, PodStartRefused)  # retried, not failed for good
+        assert job.record["job_status"] == "SCHEDULED" and "error_reason" not in job.record
+    finally:
+        _delete_pods(k8s_emulator, _created_pods(k8s_emulator, job))

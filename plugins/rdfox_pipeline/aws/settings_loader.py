@@ -77,8 +77,14 @@ def load_settings(
     *,
     aws_conn_id: str | None = None,
     env: Mapping[str, str] | None = None,
+    check_images: bool = True,
 ) -> Settings:
     """Resolve settings: overrides (a jobspec or SETTING_NAME -> value) > SSM > environment > default."""
     if overrides is not None and not isinstance(overrides, Mapping):
         overrides = overrides.setting_overrides()
-    return resolve_settings(overrides, ssm=ssm_settings(aws_conn_id), env=os.environ if env is None else env)
+    return resolve_settings(
+        overrides,
+        ssm=ssm_settings(aws_conn_id),
+        env=os.environ if env is None else env,
+        check_images=check_images,
+    )

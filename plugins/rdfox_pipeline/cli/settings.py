@@ -1,6 +1,7 @@
 """`rdfox-pipeline settings show|diff-legacy`: the resolved settings and where each came from.
 
-Layers as the tasks use them: a jobspec's per-job overrides (``--jobspec FILE``) > SSM
+Layers as the tasks use them: a jobspec's per-job overrides (``--jobspec FILE``, checked as a run checks it:
+an override the trust boundary closes is refused naming it) > SSM
 ``/parameter/pipeline_control/`` (only with ``--ssm``: reading AWS is opt-in, as for the other verbs) >
 environment > default. ``diff-legacy`` lists the settings whose value is not the old system's default
 (``domain/legacy_settings.py``) with the SSM command that restores it.
@@ -19,7 +20,8 @@ from typing import Any
 
 from rdfox_pipeline.cli._files import read_bytes
 from rdfox_pipeline.cli.main import CliError
-from rdfox_pipeline.domain.jobspec import MAX_JOBSPEC_BYTES, JobSpecError, parse_jobspec
+from rdfox_pipeline.domain.jobspec import MAX_JOBSPEC_BYTES, JobSpecError
+from rdfox_pipeline.domain.jobspec_policy import parse_jobspec_for_run
 from rdfox_pipeline.domain.legacy_settings import legacy_differences
 from rdfox_pipeline.domain.settings import (
     SETTINGS,
@@ -91,13 +93,8 @@ def resolve(args: argparse.Namespace) -> tuple[Settings, dict[str, str], set[str
         return base, sources, secure
     raw = read_bytes(args.jobspec, limit=MAX_JOBSPEC_BYTES)
     try:
-        spec = parse_jobspec(
-            raw,
-            allowed_registries=base.image_registry_allowlist,
-            delimiter=base.job_id_delimeter,
-            aws_region=base.aws_default_region,
-            endpoint_ttl_hours=base.rdfox_endpoint_ttl_hours,
-        )
+        # As a run takes it: a per-job override the trust boundary closes is refused here too.
+        spec = parse_jobspec_for_run(raw, base).spec
         settings, sources = resolve_settings_with_sources(spec.setting_overrides(), ssm=ssm, env=env)
     except (JobSpecError, SettingsError) as exc:
         raise CliError(f"{args.jobspec}: {exc}") from None

@@ -1,5 +1,9 @@
 """`rdfox-pipeline submit`: build and validate a jobspec, upload it, or trigger the run and wait.
 
+The jobspec is checked as the run will check it (``domain/jobspec_policy.py``: trust boundary and caps)
+before anything is uploaded or triggered, against the deployment's settings: SSM and the environment for an
+upload, the environment (and SSM with ``--ssm``) for ``--dry-run`` and ``--trigger``.
+
 Two ways to start the job, never both (that would run it twice):
 
 * default: upload the jobspec to ``s3://<job_bucket>/<dataset>/<name>.rdfoxjob.json``. Where the input
@@ -40,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output-bucket", help="output bucket (default: the OUTPUT_BUCKET setting)")
     parser.add_argument("--dry-run", action="store_true", help="print the validated jobspec; upload nothing")
     parser.add_argument(
+        "--ssm",
+        action="store_true",
+        help="check the jobspec against the settings in SSM too, as the run will (an upload always does)",
+    )
+    parser.add_argument(
         "--trigger",
         action="store_true",
         help="start the run through Airflow's REST API with the jobspec inline, instead of uploading it",
@@ -77,6 +86,24 @@ def build_jobspec(args: argparse.Namespace) -> dict[str, Any]:
         return parse_jobspec(raw).to_json_dict()
     except JobSpecError as exc:
         raise CliError(f"invalid jobspec: {exc}") from None
+
+
+def check_as_a_run_would(jobspec: dict[str, Any], settings: Any, *, pod_start: bool) -> None:
+    """The run's own checks (domain/jobspec_policy.py): trust boundary and caps; CliError naming the field.
+
+    ``pod_start``: also the settings a pod needs, checked only against the deployment's settings (SSM),
+    which the environment of the machine submitting the job may not hold.
+    """
+    from rdfox_pipeline.domain.jobspec import JobSpecError
+    from rdfox_pipeline.domain.jobspec_policy import check_pod_start, parse_jobspec_for_run
+    from rdfox_pipeline.domain.settings import SettingsError
+
+    try:
+        parse_jobspec_for_run(jobspec, settings)
+        if pod_start:
+            check_pod_start(settings)
+    except (JobSpecError, SettingsError) as exc:
+        raise CliError(f"the run would refuse this jobspec: {exc}") from None
 
 
 def _settings() -> Any:
@@ -164,11 +191,17 @@ def submit_command(args: argparse.Namespace) -> int:
     if args.wait and not args.trigger:
         raise CliError("--wait needs --trigger")
     jobspec = build_jobspec(args)
+    from rdfox_pipeline.cli.jobspec import operator_settings, ssm_layer
+
+    uploading = not (args.dry_run or args.trigger)
+    # An upload reads SSM anyway (the input bucket); the other modes only when asked (--ssm).
+    settings = _settings() if uploading else operator_settings(ssm_layer(args.ssm))
+    check_as_a_run_would(jobspec, settings, pod_start=uploading or args.ssm)
     if args.dry_run:
         print(json.dumps(jobspec, indent=2))
         return 0
-    if not args.trigger:
-        print(f"uploaded {upload(jobspec, _settings())}")
+    if uploading:
+        print(f"uploaded {upload(jobspec, settings)}")
         return 0
     api = AirflowApi(args.airflow_url, os.environ.get(TOKEN_ENV))
     run_id = api.trigger({"jobspec": jobspec})

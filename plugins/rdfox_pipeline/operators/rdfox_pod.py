@@ -53,6 +53,10 @@ class EndpointCapRefused(AirflowFailException):
     """The job keeps its endpoint and RDFOX_MAX_ENDPOINTS are alive: refused before its pod starts."""
 
 
+class PodStartRefused(AirflowFailException):
+    """The operator's settings refuse the pod (a setting, an image's registry): refused before it starts."""
+
+
 def describe_pod_failure(pod: k8s.V1Pod | None, fallback: str) -> str:
     """One line saying why the pod failed: the first failed container, else the pod's own reason."""
     failure = _container_or_scheduling_failure(pod)
@@ -160,9 +164,18 @@ class RdfoxPodOperator(EksPodOperator):
         if self._settings is None:
             from rdfox_pipeline.aws.settings_loader import load_settings
             from rdfox_pipeline.domain.jobspec import parse_jobspec
+            from rdfox_pipeline.domain.settings import SettingsError
 
             spec = parse_jobspec(self.registration["jobspec"])
-            self._settings = load_settings(spec.setting_overrides(), aws_conn_id=self.aws_conn_id)
+            try:
+                self._settings = load_settings(spec.setting_overrides(), aws_conn_id=self.aws_conn_id)
+            except SettingsError as exc:
+                # A setting the operator got wrong (an image outside the allow-list, a bad value) does not
+                # mend itself between retries: refused before any pod, recorded as such. A job whose pod
+                # exists fails as before and its retry, once the settings are mended, takes the pod up.
+                if (self._bookkeeping_hook().get_job(self.job_id) or {}).get("pod_name"):
+                    raise
+                raise PodStartRefused(str(exc)) from None
         return self._settings
 
     def build_pod_request_obj(self, context: Context | None = None, *, dry_run: bool = False) -> k8s.V1Pod:
@@ -402,7 +415,24 @@ class RdfoxPodOperator(EksPodOperator):
     def _hook(self) -> Any:
         from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
 
-        settings = self._job_settings()
+        try:
+            settings = self._job_settings()
+        except PodStartRefused:  # the refusal is still recorded: the table's name does not depend on images
+            return self._bookkeeping_hook()
+        return JobMetadataHook(
+            aws_conn_id=self.aws_conn_id,
+            table_name=settings.job_table_name,
+            delimiter=settings.job_id_delimeter,
+        )
+
+    def _bookkeeping_hook(self) -> Any:
+        """The job table's hook from settings resolved without the images' allow-list check."""
+        from rdfox_pipeline.aws.settings_loader import load_settings
+        from rdfox_pipeline.domain.jobspec import parse_jobspec
+        from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
+
+        overrides = parse_jobspec(self.registration["jobspec"]).setting_overrides()
+        settings = load_settings(overrides, aws_conn_id=self.aws_conn_id, check_images=False)
         return JobMetadataHook(
             aws_conn_id=self.aws_conn_id,
             table_name=settings.job_table_name,
@@ -426,6 +456,7 @@ class RdfoxPodOperator(EksPodOperator):
             )  # fmt: skip
         else:
             self._take_up_outcome_without_pod()
+            self._refuse_pod_start()  # a pod already running is taken up as it is
             self._refuse_endpoint_over_cap(namespace)  # only a new pod is counted against the cap
             pod = super().get_or_create_pod(pod_request_obj, context)
         self._hook().record_status(self.job_id, "SCHEDULED", pod_name=pod.metadata.name)
@@ -469,6 +500,20 @@ class RdfoxPodOperator(EksPodOperator):
             self.log.warning("Keeping pod %s: could not record its success (%s)", pod.metadata.name, exc)
             return False
         return True
+
+    def _refuse_pod_start(self) -> None:
+        """The operator's settings as they are now allow a pod (jobspec_policy.check_pod_start).
+
+        register_job checked them when the run started; the pod is created later (a queued run, a retry).
+        The images themselves were checked against the allow-list when the settings were resolved.
+        """
+        from rdfox_pipeline.domain.jobspec_policy import check_pod_start
+        from rdfox_pipeline.domain.settings import SettingsError
+
+        try:
+            check_pod_start(self._job_settings())
+        except SettingsError as exc:
+            raise PodStartRefused(str(exc)) from None
 
     def _refuse_endpoint_over_cap(self, namespace: str) -> None:
         """A job that keeps its endpoint does not start while RDFOX_MAX_ENDPOINTS endpoints are alive.
@@ -529,7 +574,7 @@ class RdfoxPodOperator(EksPodOperator):
         refusing it) or around a pod that runs or succeeded (a job record write, a lost watch) is not RDFox's
         failure: the job keeps its status, the task fails and its retry reattaches to the pod or creates it.
         """
-        if isinstance(exc, EndpointCapRefused):  # refused before any pod: nothing was tried
+        if isinstance(exc, EndpointCapRefused | PodStartRefused):  # refused before any pod: nothing was tried
             try:
                 self._hook().record_status(self.job_id, "SCHEDULE_FAILED", error_reason=_one_line(str(exc)))
             except Exception:
