@@ -206,7 +206,7 @@ def test_concurrent_load_refused_without_queue_request_and_queued_with_it(neptun
 
 
 def test_queue_limit_is_64(neptune_emulator, s3_source):
-    neptune_emulator.control("throttle", {"seconds": 5.0})
+    neptune_emulator.control("throttle", {"seconds": 30.0})
     source = s3_source({"a.nt": NT})
     running = post(neptune_emulator, load_body(source)).json()["payload"]["loadId"]
     queued = [post(neptune_emulator, load_body(source, queueRequest="TRUE")) for _ in range(64)]

@@ -20,6 +20,7 @@ from rdfox_local.neptune_emulator.errors import NeptuneApiError, bad_request
 from rdfox_local.neptune_emulator.faults import Faults, InjectedFault
 from rdfox_local.neptune_emulator.loader import Loader
 from rdfox_local.neptune_emulator.params import parse_load_request
+from rdfox_local.neptune_emulator.role_access import RoleAccess
 from rdfox_local.neptune_emulator.s3_source import S3Source
 from rdfox_local.neptune_emulator.sigv4 import SigV4Verifier
 from rdfox_local.neptune_emulator.sparql import malformed, run_query, run_update
@@ -61,7 +62,10 @@ class EmulatorServer:
         self.config = config
         self.store = ox.Store(config.store_dir) if config.store_dir else ox.Store()
         self.faults = Faults()
-        self.loader = Loader(self.store, S3Source(config.s3_endpoint, config.region), self.faults, config)
+        roles = RoleAccess(config.attached_roles, lambda: _iam_client(config))
+        self.loader = Loader(
+            self.store, S3Source(config.s3_endpoint, config.region), self.faults, config, roles
+        )
         self.verifier = (
             SigV4Verifier(
                 config.sigv4_access_key or "",
@@ -128,6 +132,18 @@ class EmulatorServer:
         self.faults.reset()
         with self._lock:
             self.requests = 0
+
+
+def _iam_client(config: EmulatorConfig) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "iam",
+        endpoint_url=config.iam_endpoint or config.s3_endpoint,
+        region_name=config.region,
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+    )
 
 
 def make_server(config: EmulatorConfig) -> EmulatorServer:
