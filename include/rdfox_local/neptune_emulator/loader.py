@@ -108,11 +108,12 @@ class Loader:
     def cancel(self, load_id: str) -> None:
         with self._cond:
             job = self._jobs.get(load_id)
-            if job is None:
-                raise load_not_found(load_id)
-            if not job.active:
-                raise bad_request(
-                    f"Failed to cancel load {load_id}: it already ended with status {job.status}"
+            if job is None or not job.active:
+                # Cancel Job: an unknown load and one that has ended get the same 404.
+                raise NeptuneApiError(
+                    404,
+                    "BulkLoadIdNotFoundException",
+                    f"The load with id = {load_id} does not exist or not active",
                 )
             job.cancel.set()
             if job in self._queue:
