@@ -154,6 +154,11 @@ def test_a_role_that_cannot_list_the_bucket_is_refused_at_start(
     with pytest.raises(AirflowFailException, match="Unable to perform S3 list operation") as caught:
         _start(job, OTHER_BUCKET_ROLE)
     assert "LoadUrlAccessDeniedException" in str(caught.value) and source in str(caught.value)
+    sdk = boto3.client("neptunedata", endpoint_url=neptune.url, region_name=TEST_REGION)
+    with pytest.raises(sdk.exceptions.LoadUrlAccessDeniedException):  # the model's typed exception
+        sdk.start_loader_job(
+            source=source, format="ntriples", s3BucketRegion=TEST_REGION, iamRoleArn=OTHER_BUCKET_ROLE
+        )
     fail(dag, job.ti("start_neptune_load"), caught.value)
     _assert_failed_and_notified(dag, job, topic_queue, OTHER_BUCKET_ROLE, start_neptune_load="failed")
 
