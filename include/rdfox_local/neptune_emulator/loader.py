@@ -23,7 +23,7 @@ from rdfox_local.neptune_emulator.faults import Faults
 from rdfox_local.neptune_emulator.jobs import Counters, Feed, LoadJob
 from rdfox_local.neptune_emulator.params import LoadRequest
 from rdfox_local.neptune_emulator.rdf_load import load_feed
-from rdfox_local.neptune_emulator.role_access import RoleAccess, RoleGrants
+from rdfox_local.neptune_emulator.role_access import NO_CREDENTIAL, RoleAccess, RoleGrants
 from rdfox_local.neptune_emulator.s3_source import FeedReadError, S3Object, S3Source
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,8 @@ class Loader:
             _require_list(grants, request)
             objects = self._s3.list_source(request.source, request.bucket, request.prefix)
         except NeptuneApiError as exc:
-            denied = "list operation" in exc.message or "iam_role_arn" in exc.message
+            # The role cannot be assumed, or S3 refused to list (the role's policy or the bucket's).
+            denied = exc.message.startswith(NO_CREDENTIAL) or "list operation" in exc.message
             feed_status = st.LOAD_S3_ACCESS_DENIED_ERROR if denied else st.LOAD_S3_READ_ERROR
             job.feeds = [Feed(request.source, status=feed_status)]
             self._add_error(job, feed_status, exc.message, request.source, 0)
