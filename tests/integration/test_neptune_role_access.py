@@ -35,6 +35,8 @@ ACCOUNT = "arn:aws:iam::123456789012:role/"
 LIST_ONLY_ROLE = ACCOUNT + "neptune-load-list-only"  # attached; may list every bucket, read none
 OTHER_BUCKET_ROLE = ACCOUNT + "neptune-load-other-bucket"  # attached; may list and read one other bucket
 UNATTACHED_ROLE = ACCOUNT + "neptune-load-not-attached"  # in IAM, reads anything, not attached
+GHOST_ROLE = ACCOUNT + "neptune-load-never-created"  # attached, not in IAM
+UNTRUSTED_ROLE = ACCOUNT + "neptune-load-ec2-trust"  # attached, reads anything, trusts EC2, not Neptune
 NT = "<http://a/s> <http://a/p> <http://a/o> .\n"
 
 
@@ -48,9 +50,20 @@ def roles_emulator(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -
     ensure_loader_role(iam, LIST_ONLY_ROLE, list_only)
     ensure_loader_role(iam, OTHER_BUCKET_ROLE, s3_read_policy(["some-other-bucket"]))
     ensure_loader_role(iam, UNATTACHED_ROLE)
+    ec2_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    if UNTRUSTED_ROLE.rsplit("/", 1)[1] not in {r["RoleName"] for r in iam.list_roles()["Roles"]}:
+        iam.create_role(
+            RoleName=UNTRUSTED_ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(ec2_trust)
+        )
     proc, emulator = _start_emulator(
         moto_server, tmp_path_factory.mktemp("neptune-roles"),
         "--attached-role", LIST_ONLY_ROLE, "--attached-role", OTHER_BUCKET_ROLE,
+        "--attached-role", GHOST_ROLE, "--attached-role", UNTRUSTED_ROLE,
     )  # fmt: skip
     try:
         yield emulator
@@ -187,7 +200,8 @@ def test_a_role_that_cannot_read_the_objects_fails_the_load(
 def test_policies_are_evaluated_deny_first_with_wildcards(
     neptune: NeptuneEmulator, s3_source: Any, moto_server: str
 ) -> None:
-    """A Deny on the object wins over the Allow of the same role; a role not in IAM at all is refused."""
+    """A Deny on the object wins over the Allow of the same role; an attached role that is not in IAM, or does
+    not trust Neptune, is refused."""
     iam = boto3.client("iam", endpoint_url=moto_server, region_name=TEST_REGION)
     source = s3_source({"a.nt": NT})
     bucket = source.split("/")[2]
@@ -209,9 +223,12 @@ def test_policies_are_evaluated_deny_first_with_wildcards(
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::*"}],
         })  # fmt: skip
-    ghost = ACCOUNT + "never-created"
-    answer = requests.post(
-        f"{neptune.url}/loader", json={**body, "iamRoleArn": ghost}, timeout=30
-    )  # not attached either: the first check refuses it
-    assert answer.status_code == 400 and answer.json()["code"] == "BadRequestException"
-    assert "Couldn't find the AWS credential for iam_role_arn" in answer.json()["detailedMessage"]
+    for role, why in (
+        (GHOST_ROLE, "no such role in IAM"),
+        (UNTRUSTED_ROLE, "cannot be assumed by rds.amazonaws.com"),
+    ):
+        answer = requests.post(f"{neptune.url}/loader", json={**body, "iamRoleArn": role}, timeout=30)
+        assert answer.status_code == 400 and answer.json()["code"] == "BadRequestException"
+        message = answer.json()["detailedMessage"]
+        assert message.startswith("Couldn't find the AWS credential for iam_role_arn: ")
+        assert role in message and why in message

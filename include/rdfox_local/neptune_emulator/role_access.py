@@ -155,9 +155,8 @@ class RoleAccess:
             return RoleGrants(last, tuple(self._permission_statements(role_name(last))))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "NoSuchEntity":
-                raise bad_request(
-                    f"{NO_CREDENTIAL}: no such role in IAM: {first if first == last else last}"
-                ) from None
+                missing = first if first == last else f"{first} or {last}"
+                raise bad_request(f"{NO_CREDENTIAL}: no such role in IAM: {missing}") from None
             raise _iam_unavailable(exc) from None
         except BotoCoreError as exc:
             raise _iam_unavailable(exc) from None
