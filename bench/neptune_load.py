@@ -99,11 +99,19 @@ def _servers(workdir: Path) -> Iterator[tuple[str, str]]:
             port=moto_port, url=moto_url, log_dir=workdir, env=env,
         ))  # fmt: skip
         wait_until_answering(servers[-1], "/moto-api/")
+        import boto3
+        from rdfox_local.neptune_emulator.role_access import ensure_loader_role
+
+        iam = boto3.client(
+            "iam", endpoint_url=moto_url, region_name=REGION,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        ensure_loader_role(iam, ROLE_ARN)  # the emulator refuses a load whose role is not attached
         servers.append(start_server(
             "emulator",
             [sys.executable, "-m", "rdfox_local.neptune_emulator", "--host", "127.0.0.1",
              "--port", str(emulator_port), "--s3-endpoint", moto_url, "--region", REGION,
-             "--log-level", "WARNING"],
+             "--attached-role", ROLE_ARN, "--log-level", "WARNING"],
             port=emulator_port, url=emulator_url, log_dir=workdir, env=env,
         ))  # fmt: skip
         wait_until_answering(servers[-1], "/_emulator/stats")

@@ -33,6 +33,8 @@ from botocore.exceptions import ClientError
 from rdfox_pipeline.aws.job_table import JobTable
 from rdfox_pipeline.domain.settings import SSM_PATH
 
+from rdfox_local.neptune_emulator.role_access import ensure_loader_role, s3_read_policy
+
 log = logging.getLogger("rdfox_local.compose_setup")
 
 JOBSPEC_SUFFIX = ".rdfoxjob.json"
@@ -62,7 +64,8 @@ class LocalStackConfig:
     jobspec_queue: str = "rdfox-pipeline-jobspecs"
     # None: no NEPTUNE_CLUSTER_ENDPOINT setting, the `neptune_default` connection alone names the endpoint.
     neptune_endpoint: str | None = "http://neptune-emulator:8182"
-    # The emulator does not assume the role; the loader only needs a well-formed ARN in the request.
+    # The load role: created in (moto's) IAM, allowed to read the output bucket, attached to the emulator's
+    # cluster (its --attached-role); the emulator refuses loads naming any other role, as Neptune does.
     neptune_iam_role_arn: str = "arn:aws:iam::123456789012:role/rdfox-pipeline-neptune-loader"
     extra_settings: Mapping[str, str] = field(default_factory=dict)
 
@@ -102,6 +105,7 @@ class LocalProvisioner:
         self.sns = client("sns")
         self.sqs = client("sqs")
         self.ssm = client("ssm")
+        self.iam = client("iam")
 
     def ensure_bucket(self, name: str) -> None:
         try:
@@ -208,6 +212,8 @@ class LocalProvisioner:
         jobspec_queue_url = self.ensure_jobspec_notifications()
         self.ensure_table()
         topic_arn = self.ensure_topic()
+        # What the user guide's load role may do: list and read the bucket Neptune loads the answers from.
+        ensure_loader_role(self.iam, cfg.neptune_iam_role_arn, s3_read_policy([cfg.output_bucket]))
         settings = {
             "AWS_DEFAULT_REGION": cfg.region,
             "JOB_TABLE_NAME": cfg.job_table,

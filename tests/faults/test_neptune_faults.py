@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from rdfox_local.compose_setup import LocalStackConfig
 
 from tests.conftest import TEST_REGION, free_port, start_process, stop_process, wait_for_http
 from tests.faults.conftest import AwsWorld
@@ -89,7 +90,8 @@ def _neptune_conn(port: int) -> str:
 def neptune(aws_world: AwsWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neptune]:
     port = free_port()
     args = [sys.executable, "-m", "rdfox_local.neptune_emulator", "--host", "127.0.0.1", "--port", str(port),
-            "--s3-endpoint", aws_world.url, "--region", TEST_REGION]  # fmt: skip
+            "--s3-endpoint", aws_world.url, "--region", TEST_REGION,
+            "--attached-role", LocalStackConfig().neptune_iam_role_arn]  # fmt: skip
     proc = start_process(args, tmp_path_factory.mktemp("neptune") / "neptune.log")
     mp = pytest.MonkeyPatch()
     try:

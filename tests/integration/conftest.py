@@ -69,9 +69,15 @@ class NeptuneEmulator:
 
 
 def _start_emulator(moto_server: str, log_dir: Path, *extra: str) -> tuple[Any, NeptuneEmulator]:
+    """An emulator whose cluster has TEST_ROLE_ARN attached, that role in moto's IAM reading any bucket."""
+    import boto3
+    from rdfox_local.neptune_emulator.role_access import ensure_loader_role
+
+    ensure_loader_role(boto3.client("iam", endpoint_url=moto_server, region_name=TEST_REGION), TEST_ROLE_ARN)
     port = free_port()
     args = [sys.executable, "-m", "rdfox_local.neptune_emulator", "--host", "127.0.0.1", "--port", str(port),
-            "--s3-endpoint", moto_server, "--region", TEST_REGION, *extra]  # fmt: skip
+            "--s3-endpoint", moto_server, "--region", TEST_REGION,
+            "--attached-role", TEST_ROLE_ARN, *extra]  # fmt: skip
     proc = start_process(args, log_dir / f"neptune-emulator-{port}.log")
     emulator = NeptuneEmulator(f"http://127.0.0.1:{port}", port)
     try:

@@ -124,8 +124,8 @@ def test_status_list_and_cancel_human_and_json(
     code, out, err = cli(capsys, "cancel", running)  # it already ended: the loader's own error
     assert code == 2 and out == ""
     assert err == (
-        "rdfox-pipeline: error: Neptune loader error 400 BadRequestException: Failed to cancel load "
-        f"{running}: it already ended with status LOAD_CANCELLED_BY_USER\n"
+        "rdfox-pipeline: error: Neptune loader error 404 BulkLoadIdNotFoundException: The load with id = "
+        f"{running} does not exist or not active\n"
     )
 
 

@@ -450,7 +450,8 @@ def test_the_modules_accept_the_arguments_the_services_pass(services: dict[str, 
         s for s, t in _mounts(services["local-setup"]) if t == str(setup.k8s_secrets_dir)
     }
     config = neptune_parse_args(args_of("neptune-emulator"))
-    assert config is not None
+    # The emulated cluster has the load role attached that local-setup creates and names in the settings.
+    assert config.attached_roles == (compose_setup.LocalStackConfig().neptune_iam_role_arn,)
     # argparse exits on an unknown option: the check above would catch a renamed flag.
     with pytest.raises(SystemExit):
         k8s_parser().parse_args([*args_of("k8s-emulator"), "--no-such-flag"])

@@ -36,6 +36,20 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         help="with SigV4 checking: the credentials are temporary, requests must carry this session token "
         "(or env NEPTUNE_EMULATOR_SIGV4_SESSION_TOKEN)",
     )
+    parser.add_argument(
+        "--attached-role",
+        action="append",
+        default=None,
+        metavar="ARN",
+        help="an IAM role attached to the emulated cluster (repeat for more; default: env "
+        "NEPTUNE_EMULATOR_ATTACHED_ROLES, comma-separated). A load naming another role is refused, as "
+        "Neptune refuses it; the role's policies are read from IAM at --iam-endpoint",
+    )
+    parser.add_argument(
+        "--iam-endpoint",
+        default=None,
+        help="IAM endpoint to read the roles' policies from (default: --s3-endpoint)",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if bool(args.sigv4_access_key) != bool(args.sigv4_secret_key):
@@ -45,7 +59,10 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    roles = args.attached_role or os.environ.get("NEPTUNE_EMULATOR_ATTACHED_ROLES", "").split(",")
     return EmulatorConfig(
+        attached_roles=tuple(r.strip() for r in roles if r.strip()),
+        iam_endpoint=args.iam_endpoint,
         host=args.host,
         port=args.port,
         region=args.region,
@@ -63,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (what test fixtures send) stops the server cleanly from another thread.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     logging.getLogger(__name__).info(
-        "Neptune emulator listening on %s (region %s)", server.url, config.region
+        "Neptune emulator listening on %s (region %s, attached roles: %s)",
+        server.url,
+        config.region,
+        ", ".join(config.attached_roles) or "none: every load will be refused",
     )
     try:
         server.serve_forever()

@@ -15,6 +15,9 @@ class EmulatorConfig:
     sigv4_access_key: str | None = None
     sigv4_secret_key: str | None = None
     sigv4_session_token: str | None = None  # temporary credentials: requests must carry this token
+    # The IAM roles attached to the cluster ("Manage IAM roles"): a load names one of these or fails.
+    attached_roles: tuple[str, ...] = ()
+    iam_endpoint: str | None = None  # where the roles' policies are read (None: the S3 endpoint)
     max_queue: int = 64  # Neptune queues at most 64 load requests
     max_tracked_loads: int = 1024  # Neptune only tracks the most recent 1,024 loads
     max_errors_per_load: int = 10_000  # ... and the last 10,000 errors of each

@@ -33,3 +33,8 @@ def access_denied(message: str) -> NeptuneApiError:
 
 def load_not_found(load_id: str) -> NeptuneApiError:
     return NeptuneApiError(404, "BulkLoadIdNotFoundException", f"The load with id = {load_id} is not found")
+
+
+def load_url_access_denied(message: str) -> NeptuneApiError:
+    """The load's role may not list the source (botocore's model: LoadUrlAccessDeniedException, 400)."""
+    return NeptuneApiError(400, "LoadUrlAccessDeniedException", message)

@@ -13,11 +13,17 @@ import pyoxigraph as ox
 
 from rdfox_local.neptune_emulator import statuses as st
 from rdfox_local.neptune_emulator.config import EmulatorConfig
-from rdfox_local.neptune_emulator.errors import NeptuneApiError, bad_request, load_not_found
+from rdfox_local.neptune_emulator.errors import (
+    NeptuneApiError,
+    bad_request,
+    load_not_found,
+    load_url_access_denied,
+)
 from rdfox_local.neptune_emulator.faults import Faults
 from rdfox_local.neptune_emulator.jobs import Counters, Feed, LoadJob
 from rdfox_local.neptune_emulator.params import LoadRequest
 from rdfox_local.neptune_emulator.rdf_load import load_feed
+from rdfox_local.neptune_emulator.role_access import NO_CREDENTIAL, RoleAccess, RoleGrants
 from rdfox_local.neptune_emulator.s3_source import FeedReadError, S3Object, S3Source
 
 log = logging.getLogger(__name__)
@@ -32,9 +38,12 @@ _S3_FEED_FAILURES = frozenset(
 
 
 class Loader:
-    def __init__(self, store: ox.Store, s3: S3Source, faults: Faults, config: EmulatorConfig) -> None:
+    def __init__(
+        self, store: ox.Store, s3: S3Source, faults: Faults, config: EmulatorConfig, roles: RoleAccess
+    ) -> None:
         self._store = store
         self._s3 = s3
+        self._roles = roles
         self._faults = faults
         self._config = config
         self._cond = threading.Condition()
@@ -53,7 +62,9 @@ class Loader:
     def submit(self, request: LoadRequest) -> str:
         if request.mode == "RESUME" and request.source not in self._runs:
             raise bad_request(f"No previous load found to resume for source {request.source} (mode RESUME)")
-        # Neptune checks the source when the request arrives: a bad bucket or empty prefix is a 400 now.
+        # Neptune assumes the role and lists the source when the request arrives: an unattached role, a role
+        # that may not list the bucket, a bad bucket or an empty prefix is a 400 now.
+        _require_list(self._roles.grants_for(request.iam_role_arn), request)
         self._s3.list_source(request.source, request.bucket, request.prefix)
         with self._cond:
             busy = self._running is not None or bool(self._queue)
@@ -97,11 +108,12 @@ class Loader:
     def cancel(self, load_id: str) -> None:
         with self._cond:
             job = self._jobs.get(load_id)
-            if job is None:
-                raise load_not_found(load_id)
-            if not job.active:
-                raise bad_request(
-                    f"Failed to cancel load {load_id}: it already ended with status {job.status}"
+            if job is None or not job.active:
+                # Cancel Job: an unknown load and one that has ended get the same 404.
+                raise NeptuneApiError(
+                    404,
+                    "BulkLoadIdNotFoundException",
+                    f"The load with id = {load_id} does not exist or not active",
                 )
             job.cancel.set()
             if job in self._queue:
@@ -218,11 +230,14 @@ class Loader:
                 self._finish(job, st.LOAD_FAILED_BECAUSE_DEPENDENCY_NOT_SATISFIED)
                 return
         try:
+            # The role is assumed again when the load runs: its policies may have changed since the request.
+            grants = self._roles.grants_for(request.iam_role_arn)
+            _require_list(grants, request)
             objects = self._s3.list_source(request.source, request.bucket, request.prefix)
         except NeptuneApiError as exc:
-            feed_status = (
-                st.LOAD_S3_ACCESS_DENIED_ERROR if "list operation" in exc.message else st.LOAD_S3_READ_ERROR
-            )
+            # The role cannot be assumed, or S3 refused to list (the role's policy or the bucket's).
+            denied = exc.message.startswith(NO_CREDENTIAL) or "list operation" in exc.message
+            feed_status = st.LOAD_S3_ACCESS_DENIED_ERROR if denied else st.LOAD_S3_READ_ERROR
             job.feeds = [Feed(request.source, status=feed_status)]
             self._add_error(job, feed_status, exc.message, request.source, 0)
             self._finish(job, st.LOAD_FAILED)
@@ -241,7 +256,7 @@ class Loader:
             self._add_error(job, forced, f"emulator: load forced to end with {forced}", request.source, 0)
             self._finish(job, forced)
             return
-        status = self._load_feeds(job, objects, throttle)
+        status = self._load_feeds(job, objects, throttle, grants)
         self._finish(job, st.LOAD_COMPLETED if forced == st.LOAD_COMPLETED else status)
 
     @staticmethod
@@ -253,7 +268,7 @@ class Loader:
             return job.cancel.wait(remaining)
         return job.cancel.is_set()
 
-    def _load_feeds(self, job: LoadJob, objects: list[S3Object], throttle: float = 0.0) -> str:
+    def _load_feeds(self, job: LoadJob, objects: list[S3Object], throttle: float, grants: RoleGrants) -> str:
         request = job.request
         stopped = False
         for index, (feed, obj) in enumerate(zip(job.feeds, objects, strict=True)):
@@ -265,6 +280,12 @@ class Loader:
             feed.start_time = int(time.time())
             began = time.monotonic()
             try:
+                if not grants.allows("s3:GetObject", f"arn:aws:s3:::{obj.bucket}/{obj.key}"):
+                    raise FeedReadError(
+                        st.LOAD_S3_ACCESS_DENIED_ERROR,
+                        f"Access denied reading {obj.uri}: role {grants.role_arn} is not allowed "
+                        f"s3:GetObject on arn:aws:s3:::{obj.bucket}/{obj.key}",
+                    )
                 data = self._s3.read(obj)
             except FeedReadError as exc:
                 feed.status = exc.status
@@ -295,3 +316,12 @@ class Loader:
         if total.parsing_errors and total.records - total.parsing_errors <= 0:
             return st.LOAD_FAILED  # failOnError=FALSE still fails when nothing at all could be loaded
         return st.LOAD_COMPLETED
+
+
+def _require_list(grants: RoleGrants, request: LoadRequest) -> None:
+    bucket_arn = f"arn:aws:s3:::{request.bucket}"
+    if not grants.allows("s3:ListBucket", bucket_arn):
+        raise load_url_access_denied(
+            f"Unable to perform S3 list operation on source {request.source}: role {grants.role_arn} "
+            f"is not allowed s3:ListBucket on {bucket_arn}"
+        )

@@ -19,7 +19,10 @@ DEFAULT_NAMED_GRAPH = "http://aws.amazon.com/neptune/vocab/v01/DefaultNamedGraph
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
-_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/.*)?$")
+_BUCKET = r"([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])"
+# The source forms StartLoaderJob documents: s3://bucket/key, https://s3.amazonaws.com/bucket/key and
+# https://s3.<region>.amazonaws.com/bucket/key (path-style); the key part is a prefix.
+_S3_URI = re.compile(rf"^(?:s3://|https://s3(?:\.[a-z0-9-]+)?\.amazonaws\.com/){_BUCKET}(/.*)?$")
 _KNOWN = frozenset(
     {
         "source", "format", "iamRoleArn", "region", "mode", "failOnError", "parallelism",
@@ -100,7 +103,10 @@ def parse_load_request(params: Mapping[str, Any], *, cluster_region: str) -> Loa
     source = str(params["source"]).strip()
     match = _S3_URI.match(source)
     if not match:
-        raise bad_request(f"Invalid source: {source!r}. Expected an S3 URI such as s3://bucket/prefix")
+        raise bad_request(
+            f"Invalid source: {source!r}. Expected s3://bucket/prefix or "
+            "https://s3[.region].amazonaws.com/bucket/prefix"
+        )
     fmt = str(params["format"]).strip().lower()
     if fmt in PROPERTY_GRAPH_FORMATS:
         raise bad_request(f"Invalid format: {fmt!r} is a property-graph format; this endpoint loads RDF only")

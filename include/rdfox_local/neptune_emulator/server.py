@@ -20,6 +20,7 @@ from rdfox_local.neptune_emulator.errors import NeptuneApiError, bad_request
 from rdfox_local.neptune_emulator.faults import Faults, InjectedFault
 from rdfox_local.neptune_emulator.loader import Loader
 from rdfox_local.neptune_emulator.params import parse_load_request
+from rdfox_local.neptune_emulator.role_access import RoleAccess
 from rdfox_local.neptune_emulator.s3_source import S3Source
 from rdfox_local.neptune_emulator.sigv4 import SigV4Verifier
 from rdfox_local.neptune_emulator.sparql import malformed, run_query, run_update
@@ -54,6 +55,20 @@ def _int(query: Mapping[str, list[str]], name: str, default: int, low: int, high
     return value
 
 
+def _decoded(params: dict[str, Any]) -> dict[str, Any]:
+    """URL-encoded parameters are strings: parserConfiguration is JSON, dependencies JSON or a list."""
+    for name in ("parserConfiguration", "dependencies"):
+        value = params.get(name)
+        if isinstance(value, str) and value.lstrip().startswith(("{", "[")):
+            try:
+                params[name] = json.loads(value)
+            except json.JSONDecodeError:
+                raise bad_request(f"Invalid value for parameter '{name}': expected JSON") from None
+    if isinstance(params.get("parserConfiguration"), str):
+        raise bad_request("Invalid value for parameter 'parserConfiguration': expected JSON")
+    return params
+
+
 class EmulatorServer:
     """The emulator: store + loader + faults + HTTP server (threaded, one thread per connection)."""
 
@@ -61,7 +76,10 @@ class EmulatorServer:
         self.config = config
         self.store = ox.Store(config.store_dir) if config.store_dir else ox.Store()
         self.faults = Faults()
-        self.loader = Loader(self.store, S3Source(config.s3_endpoint, config.region), self.faults, config)
+        roles = RoleAccess(config.attached_roles, lambda: _iam_client(config))
+        self.loader = Loader(
+            self.store, S3Source(config.s3_endpoint, config.region), self.faults, config, roles
+        )
         self.verifier = (
             SigV4Verifier(
                 config.sigv4_access_key or "",
@@ -128,6 +146,18 @@ class EmulatorServer:
         self.faults.reset()
         with self._lock:
             self.requests = 0
+
+
+def _iam_client(config: EmulatorConfig) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "iam",
+        endpoint_url=config.iam_endpoint or config.s3_endpoint,
+        region_name=config.region,
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+    )
 
 
 def make_server(config: EmulatorConfig) -> EmulatorServer:
@@ -223,7 +253,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/status" and method == "GET":
             self._json(200, self.app.status(), request_id)
         elif path == "/loader" and method == "POST":
-            request = parse_load_request(self._params(body), cluster_region=self.app.config.region)
+            # Neptune takes the parameters from the query string, a form or a JSON body (the body wins).
+            params: dict[str, Any] = {k: v[-1] for k, v in query.items()}
+            params.update(self._params(body))
+            request = parse_load_request(_decoded(params), cluster_region=self.app.config.region)
             load_id = self.app.loader.submit(request)
             self._json(200, {"status": "200 OK", "payload": {"loadId": load_id}}, request_id)
         elif path == "/loader" and method in ("GET", "DELETE") and query.get("loadId"):
@@ -246,6 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _params(self, body: bytes) -> dict[str, Any]:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         text = body.decode("utf-8", errors="replace")
+        if not text.strip():
+            return {}
         if content_type == "application/json" or text.lstrip().startswith("{"):
             try:
                 params = json.loads(text)
@@ -255,15 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise bad_request("The request body must be a JSON object")
             return params
         form = parse_qs(text, keep_blank_values=True)
-        params: dict[str, Any] = {k: v[-1] for k, v in form.items()}
-        if "parserConfiguration" in params:
-            try:
-                params["parserConfiguration"] = json.loads(params["parserConfiguration"])
-            except json.JSONDecodeError:
-                raise bad_request(
-                    "Invalid value for parameter 'parserConfiguration': expected JSON"
-                ) from None
-        return params
+        return {k: v[-1] for k, v in form.items()}
 
     def _load(self, method: str, load_id: str, query: dict[str, list[str]], request_id: str) -> None:
         if method == "DELETE":

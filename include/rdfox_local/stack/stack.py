@@ -180,6 +180,8 @@ class LocalStack:
         return env
 
     def _start_servers(self, log: Any) -> StackState:
+        from rdfox_local.compose_setup import LocalStackConfig
+
         state = StackState()
         python = sys.executable
         try:
@@ -214,6 +216,9 @@ class LocalStack:
                     moto.url,
                     "--region",
                     REGION,
+                    # The load role the provisioner creates in moto's IAM, attached to the emulated cluster.
+                    "--attached-role",
+                    LocalStackConfig().neptune_iam_role_arn,
                 ],
                 port=port,
                 url=f"http://127.0.0.1:{port}",

@@ -195,7 +195,11 @@ SETTINGS: Mapping[str, SettingDefinition] = _defs(
     SettingDefinition("JOB_ID_DELIMETER", "_", parse_delimiter, "separator inside job ids", False),
     SettingDefinition("BULKLOAD_TOPIC", None, _text, "SNS topic ARN for notifications"),
     SettingDefinition(
-        "NEPTUNE_CLUSTER_ENDPOINT", None, _text, "Neptune endpoint (host[:port] or URL)", False
+        "NEPTUNE_CLUSTER_ENDPOINT",
+        None,
+        _text,
+        "Neptune endpoint (host[:port] or URL; IAM auth: docs/deploy.md)",
+        False,
     ),
     SettingDefinition(
         "NEPTUNE_CLUSTER_ID", None, _text, "Neptune cluster id (default: from a cluster endpoint)", False

@@ -170,6 +170,8 @@ class NeptuneBulkLoadOperator(BaseOperator):
 
     # -- run --------------------------------------------------------------------------------------------
     def execute(self, context: Any) -> str:
+        from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderError
+
         metadata = self._metadata()
         record = metadata.get_job(self.job_id)
         if record is None:
@@ -209,9 +211,17 @@ class NeptuneBulkLoadOperator(BaseOperator):
         )
         self.log.info("Starting Neptune load of %s (format %s)", source, params["format"])
         # A POST whose answer is lost may still have started the load: look for it before posting again.
-        load_id = neptune.start_load(
-            find_existing=lambda: self._find_unrecorded_load(neptune, source), **params
-        )
+        try:
+            load_id = neptune.start_load(
+                find_existing=lambda: self._find_unrecorded_load(neptune, source), **params
+            )
+        except NeptuneLoaderError as exc:
+            # Neptune's refusals ("Couldn't find the AWS credential for iam_role_arn") name neither the role
+            # nor the bucket; the job record and the failure notification must.
+            context_note = f"(source {source}, iamRoleArn {params['iamRoleArn']})"
+            raise type(exc)(
+                exc.status_code, exc.code, f"{exc.detailed_message} {context_note}", exc.request_id
+            ) from exc
         status = self._first_status(neptune, load_id)
         metadata.record_status(self.job_id, neptune_job_status(status), neptune_load_id=load_id)
         return load_id
