@@ -21,7 +21,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 TEMPLATES := deploy/cloudformation/pipeline.yaml deploy/cloudformation/mwaa.yaml
 
 # test-fast: unit and integration tests against local servers; no scheduler, no whole-DAG runs (docs/testing.md).
-.PHONY: install install-compat test test-fast test-compat lint demo bench mwaa-bundle mwaa-constraints clean
+.PHONY: install install-compat test test-fast test-compat lint demo bench mwaa-bundle mwaa-constraints deploy clean
 
 install: $(STAMP)
 
@@ -82,6 +82,13 @@ mwaa-bundle: install
 # Needs PyPI: resolves the bundle's requirements for MWAA's Airflow/Python (rdfox_local/mwaa_constraints.py).
 mwaa-constraints: install
 	$(BIN)/python -m rdfox_local.mwaa_constraints --airflow-version $(MWAA_AIRFLOW) --python-version $(MWAA_PYTHON)
+
+# From an empty AWS account to a running pipeline (docs/deploy.md); never run in CI. DRY_RUN=1 prints the
+# commands and runs none (it needs no bundle and no AWS credentials).
+DEPLOY_PARAMETERS ?= deploy/parameters.yaml
+deploy: install
+	$(if $(DRY_RUN),,$(MAKE) mwaa-bundle)
+	$(BIN)/python -m rdfox_local.cloudformation.deploy --parameters $(DEPLOY_PARAMETERS) $(if $(DRY_RUN),--dry-run)
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) $(CHECKOV_VENV) dist build .pytest_cache
