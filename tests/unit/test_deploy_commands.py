@@ -30,6 +30,7 @@ def test_dry_run_walks_from_the_templates_to_a_pool() -> None:
     commands = _commands()
     joined = [" ".join(c) for c in commands]
     deploys = [c for c in commands if c[3:5] == ["cloudformation", "deploy"]]
+    assert all("--no-fail-on-empty-changeset" in c for c in deploys)  # a rerun with no change succeeds
     assert [c[c.index("--template-file") + 1] for c in deploys] == [
         "deploy/cloudformation/pipeline.yaml",
         "deploy/cloudformation/mwaa.yaml",

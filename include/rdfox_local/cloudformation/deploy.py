@@ -31,6 +31,8 @@ K8S_DIR = REPO_ROOT / "deploy" / "k8s"
 # Applied in this order; optional-node-reader.yaml and the licence template are left to the reader.
 K8S_FILES = ("rdfox-namespace.yaml", "rdfox-networkpolicy.yaml")
 POOL = "rdfox_pods"  # the DAG's pool for the pod task (dags/rdfox_neptune_pipeline.py)
+# How the AWS CLI and the REST API say a create found its object there already (a rerun of make deploy).
+ALREADY_THERE = ("ResourceExistsException", "ResourceInUseException", "already exists", "409", "Conflict")
 REQUIRED = {
     "pipeline": ("NeptuneClusterEndpoint", "NeptuneClusterId", "NeptuneClusterResourceId", "EksClusterName",
                  "OidcProvider"),
@@ -94,9 +96,8 @@ class Step:
     argv: tuple[str, ...]
     capture: str | None = None
     input_text: str | None = None  # the command's standard input
-    input_file: Path | None = (
-        None  # a deploy/k8s file, given on standard input with the pod role's ARN put in
-    )
+    input_file: Path | None = None  # a deploy/k8s file on standard input, the pod role's ARN put in
+    exists_ok: bool = False  # a rerun finds it done: "already exists" is no failure
 
 
 Values = Callable[[str], str]
@@ -116,7 +117,7 @@ def steps(p: DeployParameters, value: Values) -> Iterator[Step]:
     aws = ("aws", "--region", p.region)
     yield Step(
         "pipeline.yaml: buckets, queue, topic, table, settings, IAM roles",
-        (*aws, "cloudformation", "deploy", "--stack-name", p.pipeline_stack,
+        (*aws, "cloudformation", "deploy", "--no-fail-on-empty-changeset", "--stack-name", p.pipeline_stack,
          "--template-file", str(PIPELINE_TEMPLATE.relative_to(REPO_ROOT)),
          "--capabilities", "CAPABILITY_NAMED_IAM", "--parameter-overrides", *_overrides(p.pipeline)),
     )  # fmt: skip
@@ -130,8 +131,9 @@ def steps(p: DeployParameters, value: Values) -> Iterator[Step]:
         "ExecutionRoleArn": value("MwaaExecutionRoleArn"),
         **p.mwaa,
     }
-    mwaa_deploy = (*aws, "cloudformation", "deploy", "--stack-name", p.mwaa_stack,
-                   "--template-file", str(MWAA_TEMPLATE.relative_to(REPO_ROOT)))  # fmt: skip
+    mwaa_template = str(MWAA_TEMPLATE.relative_to(REPO_ROOT))
+    mwaa_deploy = (*aws, "cloudformation", "deploy", "--no-fail-on-empty-changeset",
+                   "--stack-name", p.mwaa_stack, "--template-file", mwaa_template)  # fmt: skip
     yield Step(
         "mwaa.yaml, first pass: the environment's bucket only",
         (*mwaa_deploy, "--parameter-overrides", *_overrides({**mwaa_base, "CreateEnvironment": "false"})),
@@ -181,12 +183,14 @@ def steps(p: DeployParameters, value: Values) -> Iterator[Step]:
         "the Neptune loader role on the cluster",
         (*aws, "neptune", "add-role-to-db-cluster", "--db-cluster-identifier", p.pipeline["NeptuneClusterId"],
          "--role-arn", value("NeptuneLoaderRoleArn")),
+        exists_ok=True,
     )  # fmt: skip
     access = ("--kubernetes-groups", "rdfox-pipeline-airflow", "--type", "STANDARD")
     yield Step(
         "the MWAA execution role in the EKS cluster (group rdfox-pipeline-airflow)",
         (*aws, "eks", "create-access-entry", "--cluster-name", cluster,
          "--principal-arn", value("MwaaExecutionRoleArn"), *access),
+        exists_ok=True,
     )  # fmt: skip
     yield Step("kubeconfig for kubectl", (*aws, "eks", "update-kubeconfig", "--name", cluster))
     for name in K8S_FILES:
@@ -201,6 +205,7 @@ def steps(p: DeployParameters, value: Values) -> Iterator[Step]:
             f"connection {conn_id} (Secrets Manager: airflow/connections/{conn_id})",
             (*aws, "secretsmanager", "create-secret", "--name", f"airflow/connections/{conn_id}",
              "--secret-string", json.dumps(connection, sort_keys=True)),
+            exists_ok=True,
         )  # fmt: skip
     pool = {"name": POOL, "slots": p.pool_slots, "include_deferred": True,
             "description": "RDFox pods running at once"}  # fmt: skip
@@ -208,6 +213,7 @@ def steps(p: DeployParameters, value: Values) -> Iterator[Step]:
         f"the pool {POOL} with include_deferred (Airflow's REST API through MWAA)",
         (*aws, "mwaa", "invoke-rest-api", "--name", environment, "--method", "POST", "--path", "/pools",
          "--body", json.dumps(pool, sort_keys=True)),
+        exists_ok=True,
     )  # fmt: skip
 
 
@@ -237,6 +243,9 @@ def run(p: DeployParameters, *, dry_run: bool, out: Any = sys.stdout) -> int:
         done = subprocess.run(  # noqa: S603  # nosec B603
             step.argv, input=_input(step, value("PodRoleArn")), capture_output=True, text=True, check=False
         )
+        if done.returncode != 0 and step.exists_ok and any(s in done.stderr for s in ALREADY_THERE):
+            print("# already there: left as it is (change it by hand if it must differ)", file=out)
+            continue
         if done.returncode != 0:
             print(f"failed ({done.returncode}): {done.stderr.strip()[-2000:]}", file=sys.stderr)
             return 1
