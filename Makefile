@@ -14,9 +14,14 @@ MWAA_PYTHON_BIN ?= $(shell for p in python$(MWAA_PYTHON) $$HOME/.pyenv/versions/
 	do $$p -c '' 2>/dev/null && { command -v $$p; break; }; done)
 COMPAT_VENV := .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed-$(MWAA_AIRFLOW)
+# checkov (the templates' security scan) pins boto3/botocore far below what the package needs: its own venv.
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+TEMPLATES := deploy/cloudformation/pipeline.yaml deploy/cloudformation/mwaa.yaml
 
 # test-fast: unit and integration tests against local servers; no scheduler, no whole-DAG runs (docs/testing.md).
-.PHONY: install install-compat test test-fast test-compat lint demo bench mwaa-bundle mwaa-constraints clean
+.PHONY: install install-compat test test-fast test-compat lint demo bench mwaa-bundle mwaa-constraints deploy clean
 
 install: $(STAMP)
 
@@ -50,9 +55,20 @@ test-fast: install
 test-compat: install-compat
 	$(COMPAT_VENV)/bin/python -m pytest -n 2 --dist loadfile -m 'compat or mwaa' $(PYTEST_ARGS)
 
-lint: install
+$(CHECKOV_STAMP): | $(STAMP)
+	$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python $(CHECKOV_VENV)
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python 'checkov==$(CHECKOV_VERSION)'
+	touch $(CHECKOV_STAMP)
+
+# The templates: cfn-lint, then checkov offline (no platform download, no update check); each finding is
+# fixed or skipped in the template with its reason. deploy/iam/ must be what pipeline.yaml's policies give.
+lint: install $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c pyproject.toml -r plugins dags include
+	$(BIN)/cfn-lint $(TEMPLATES)
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --quiet --compact \
+		--skip-download --framework cloudformation $(addprefix -f ,$(TEMPLATES))
+	$(BIN)/python -m rdfox_local.cloudformation.iam_export --check
 
 demo: install
 	$(BIN)/rdfox-pipeline local demo
@@ -67,5 +83,12 @@ mwaa-bundle: install
 mwaa-constraints: install
 	$(BIN)/python -m rdfox_local.mwaa_constraints --airflow-version $(MWAA_AIRFLOW) --python-version $(MWAA_PYTHON)
 
+# From an empty AWS account to a running pipeline (docs/deploy.md); never run in CI. DRY_RUN=1 prints the
+# commands and runs none (it needs no bundle and no AWS credentials).
+DEPLOY_PARAMETERS ?= deploy/parameters.yaml
+deploy: install
+	$(if $(DRY_RUN),,$(MAKE) mwaa-bundle)
+	$(BIN)/python -m rdfox_local.cloudformation.deploy --parameters $(DEPLOY_PARAMETERS) $(if $(DRY_RUN),--dry-run)
+
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) dist build .pytest_cache
+	rm -rf $(VENV) $(COMPAT_VENV) $(CHECKOV_VENV) dist build .pytest_cache

@@ -133,6 +133,11 @@ class LocalProvisioner:
     def ensure_topic(self) -> str:
         # create_topic returns the existing topic's ARN when it exists already.
         topic_arn = self.sns.create_topic(Name=self.config.topic_name)["TopicArn"]
+        self.subscribe_reader(topic_arn)
+        return topic_arn
+
+    def subscribe_reader(self, topic_arn: str) -> str:
+        """A queue subscribed to the topic, to read the notifications from; returns its URL."""
         queue_url, queue_arn = self.ensure_queue(self.config.notification_queue)
         self._allow_sender(queue_url, queue_arn, "sns.amazonaws.com", topic_arn)
         existing = {
@@ -141,7 +146,12 @@ class LocalProvisioner:
         }
         if queue_arn not in existing:
             self.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-        return topic_arn
+        return queue_url
+
+    def read_settings(self) -> dict[str, str]:
+        """The settings under SSM_PATH, by name."""
+        pages = self.ssm.get_paginator("get_parameters_by_path").paginate(Path=SSM_PATH)
+        return {p["Name"][len(SSM_PATH) :]: p["Value"] for page in pages for p in page["Parameters"]}
 
     def ensure_jobspec_notifications(self) -> str:
         """The input bucket tells the jobspec queue of every new ``*.rdfoxjob.json``; returns its URL."""

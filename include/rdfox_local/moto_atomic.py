@@ -13,6 +13,7 @@ Usage is ``moto_server``'s: ``python -m rdfox_local.moto_atomic -H 127.0.0.1 -p 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -47,7 +48,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m rdfox_local.moto_atomic", description=__doc__)
     parser.add_argument("-H", "--host", default="127.0.0.1", help="address to bind")
     parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
+    parser.add_argument(
+        "--preload-cloudformation",
+        action="store_true",
+        help="import moto's CloudFormation (all of moto's models, ~10 s) while the server already answers",
+    )
     args = parser.parse_args(argv)
+    if args.preload_cloudformation:
+        # The first CreateStack would otherwise pay for the import; the local stack starts its other
+        # servers meanwhile. Python's import lock makes a request that arrives early wait for it.
+        threading.Thread(
+            target=importlib.import_module, args=("moto.cloudformation.models",), daemon=True
+        ).start()
     # moto builds URLs it hands out (e.g. SQS queue URLs) from MOTO_PORT, as its own server sets it.
     os.environ.setdefault("MOTO_PORT", str(args.port))
     app = DomainDispatcherApplication(create_backend_app)

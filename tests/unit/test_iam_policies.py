@@ -1,4 +1,6 @@
-"""deploy/iam/: the policies parse, stay least-privilege, and allow every AWS action the code calls.
+"""The IAM policies of deploy/cloudformation/pipeline.yaml: they parse, stay least-privilege, and allow every
+AWS action the code calls. The policies are read from the template (their one source); deploy/iam/*.json
+are generated from it (``python -m rdfox_local.cloudformation.iam_export``) and must match it.
 
 The actions are *found in the code*, not listed by hand: every boto3 client call (a method named like an
 operation of botocore's service models, plus ``get_paginator``/``get_waiter``/S3 transfers), every Amazon
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -31,6 +34,9 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore import xform_name
+from rdfox_local.cloudformation.iam_export import stale_files
+from rdfox_local.cloudformation.template import POLICY_FILES as TEMPLATE_POLICIES
+from rdfox_local.cloudformation.template import iam_policies, load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IAM_DIR = REPO_ROOT / "deploy" / "iam"
@@ -288,8 +294,19 @@ def cli_files() -> list[Path]:
 # -- reading the policies -----------------------------------------------------------------------------------
 
 
+TEMPLATE_POLICY_DOCS = iam_policies()
+
+
 def load(name: str) -> dict[str, Any]:
-    return json.loads((IAM_DIR / name).read_text())
+    """A policy as pipeline.yaml defines it (a copy: tests may change it)."""
+    return json.loads(json.dumps(TEMPLATE_POLICY_DOCS[name]))
+
+
+def cli_policy() -> dict[str, Any]:
+    """What the operators' CLI may do: its policy and, while the old records are imported, the import's."""
+    statements = load("operator-cli-policy.json")["Statement"]
+    statements += load("operator-cli-legacy-import-policy.json")["Statement"]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -310,7 +327,7 @@ def resources(policy: dict[str, Any], action: str) -> set[str]:
     return {r for s in allowed(policy, action) for r in _as_list(s.get("Resource", []))}
 
 
-POLICY_FILES = sorted(p.name for p in IAM_DIR.glob("*.json"))
+POLICY_FILES = sorted(TEMPLATE_POLICY_DOCS)
 
 
 # -- the tests ----------------------------------------------------------------------------------------------
@@ -319,6 +336,7 @@ POLICY_FILES = sorted(p.name for p in IAM_DIR.glob("*.json"))
 def test_the_expected_policy_files_exist() -> None:
     assert set(POLICY_FILES) == {
         "operator-cli-policy.json",
+        "operator-cli-legacy-import-policy.json",
         "mwaa-execution-role-base-policy.json",
         "mwaa-execution-role-pipeline-policy.json",
         "mwaa-execution-role-trust.json",
@@ -345,7 +363,7 @@ def test_policy_is_well_formed(name: str) -> None:
         for action in _as_list(statement.get("Action", [])):
             assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9*]+", action), f"{name}: bad action {action!r}"
             assert action != "*" and not action.endswith(":*"), f"{name}: {action} allows a whole service"
-    placeholders = set(PLACEHOLDER.findall((IAM_DIR / name).read_text()))
+    placeholders = set(PLACEHOLDER.findall(json.dumps(policy)))
     assert placeholders <= DOCUMENTED_PLACEHOLDERS, (
         f"{name}: undocumented {placeholders - DOCUMENTED_PLACEHOLDERS}"
     )
@@ -455,14 +473,14 @@ def test_policies_allow_nothing_the_code_does_not_call() -> None:
     pod_needed = {u.action for u in find_uses(pod_files(), skip_local_only=False)}
     assert not _unused(load("rdfox-pod-irsa-policy.json"), pod_needed)
     cli_needed = {u.action for u in find_uses(cli_files(), skip_local_only=False)}
-    assert not _unused(load("operator-cli-policy.json"), cli_needed)
+    assert not _unused(cli_policy(), cli_needed)
 
 
 def test_only_the_cli_may_scan_the_job_table_or_cancel_a_load() -> None:
     for name in ("mwaa-execution-role-pipeline-policy.json", "rdfox-pod-irsa-policy.json"):
         for action in ("dynamodb:Scan", "neptune-db:CancelLoaderJob"):
             assert not allowed(load(name), action), f"{name} allows {action}"
-    cli = load("operator-cli-policy.json")
+    cli = cli_policy()
     assert allowed(cli, "dynamodb:Scan") and allowed(cli, "neptune-db:CancelLoaderJob")
 
 
@@ -474,7 +492,7 @@ def test_operator_cli_policy_allows_every_call_the_cli_makes() -> None:
     # create_table_if_missing is the local stack's (`rdfox-pipeline local`), never run against AWS.
     uses = [u for u in find_uses(files, skip_local_only=False) if u.action != "dynamodb:CreateTable"]
     assert {"dynamodb:Scan", "neptune-db:CancelLoaderJob", "s3:PutObject"} <= {u.action for u in uses}
-    missing = _missing(uses, load("operator-cli-policy.json"))
+    missing = _missing(uses, cli_policy())
     assert not missing, f"the operators' CLI policy lacks: {missing}"
 
 
@@ -575,3 +593,53 @@ def test_kubernetes_manifest_matches_the_settings_and_the_pod_operator() -> None
     assert binding["subjects"][0]["name"] == "rdfox-pipeline-airflow"
     doc = (REPO_ROOT / "docs" / "deploy.md").read_text()
     assert "--kubernetes-groups rdfox-pipeline-airflow" in doc and "groups: [rdfox-pipeline-airflow]" in doc
+
+
+def test_the_policy_files_are_generated_from_the_template() -> None:
+    # deploy/iam/ is pipeline.yaml's policies, written by the export; an edit of one without the other fails.
+    assert {p.name for p in IAM_DIR.glob("*.json")} == set(TEMPLATE_POLICIES)
+    assert not stale_files(IAM_DIR), "run: python -m rdfox_local.cloudformation.iam_export"
+
+
+@functools.cache
+def _uses_for_policy(name: str) -> tuple[Use, ...]:
+    """What the code that runs with ``name`` calls (scanned once per policy for the tests below)."""
+    if name == "mwaa-execution-role-pipeline-policy.json":
+        return tuple(find_uses(mwaa_files(), skip_local_only=True, skip_cli_only=True))
+    if name == "rdfox-pod-irsa-policy.json":
+        return tuple(find_uses(pod_files(), skip_local_only=False))
+    uses = find_uses(cli_files(), skip_local_only=False)
+    return tuple(u for u in uses if u.action != "dynamodb:CreateTable")
+
+
+@pytest.mark.parametrize(
+    ("resource", "sid", "action"),
+    [
+        ("MwaaPipelinePolicy", "Notifications", "sns:Publish"),
+        ("MwaaPipelinePolicy", "JobRecords", "dynamodb:UpdateItem"),
+        ("MwaaPipelinePolicy", "NeptuneBulkLoader", "neptune-db:StartLoaderJob"),
+        ("PodRole", "PublishUploadsTheOutputs", "s3:PutObject"),
+        ("OperatorCliPolicy", "NeptuneBulkLoaderByHand", "neptune-db:CancelLoaderJob"),
+    ],
+)
+def test_a_statement_missing_from_the_template_fails_the_check(resource: str, sid: str, action: str) -> None:
+    # The check reads the template: drop one statement the code needs and the role lacks that action.
+    template = load_template()
+    properties = template["Resources"][resource]["Properties"]
+    document = (
+        properties["Policies"][0]["PolicyDocument"]
+        if "Policies" in properties
+        else properties["PolicyDocument"]
+    )
+    before = len(document["Statement"])
+    document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != sid]
+    assert len(document["Statement"]) == before - 1
+    name = next(
+        n for n, (logical_id, part) in TEMPLATE_POLICIES.items() if logical_id == resource and part != "trust"
+    )
+    policy = iam_policies(template)[name]
+    uses = _uses_for_policy(name)
+    missing = _missing(uses, policy)
+    assert action in missing, missing
+    # And the intact template's policy allows it.
+    assert allowed(load(name), action)

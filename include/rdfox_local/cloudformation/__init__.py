@@ -1,0 +1,1 @@
+"""deploy/cloudformation/: reading the templates, the IAM policy files made from them, local deployment."""
