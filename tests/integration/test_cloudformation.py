@@ -8,7 +8,6 @@ cfn-lint loads every resource schema.
 
 from __future__ import annotations
 
-import ast
 import json
 import sys
 from collections.abc import Iterator
@@ -138,10 +137,16 @@ def test_the_deployed_roles_carry_the_templates_policies(deployed: tuple[Any, di
     assert document == expected("operator-cli-policy.json")
     attached = iam.list_attached_role_policies(RoleName="cfn-test-mwaa-execution")["AttachedPolicies"]
     assert {p["PolicyName"] for p in attached} == {"cfn-test-mwaa-base", "cfn-test-mwaa-pipeline"}
+    # IAM's API answers JSON, which boto3 decodes: moto's CloudFormation stored the dict's repr (a gap
+    # local_deploy fills), which no IAM reader parses; the Neptune emulator reads the loader role's.
     inline = iam.get_role_policy(RoleName="cfn-test-pod", PolicyName="rdfox-pod")["PolicyDocument"]
-    if isinstance(inline, str):  # moto answers a policy CloudFormation gave it as the dict's repr
-        inline = ast.literal_eval(inline)
     assert inline == expected("rdfox-pod-irsa-policy.json")
+    loader = iam.get_role(RoleName="cfn-test-neptune-loader")["Role"]
+    trusted = [s["Principal"] for s in loader["AssumeRolePolicyDocument"]["Statement"]]
+    assert {"Service": "rds.amazonaws.com"} in trusted
+    for name in iam.list_role_policies(RoleName="cfn-test-neptune-loader")["PolicyNames"]:
+        document = iam.get_role_policy(RoleName="cfn-test-neptune-loader", PolicyName=name)["PolicyDocument"]
+        assert isinstance(document, dict) and document["Statement"]
     # The legacy import policy exists only when the old table is named.
     assert "OperatorLegacyImportPolicyArn" not in outputs
 

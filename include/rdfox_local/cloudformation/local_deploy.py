@@ -34,6 +34,8 @@ MOTO_GAPS = {
     "AWS::DynamoDB::Table PointInTimeRecoverySpecification": "the job table's point-in-time recovery",
     "AWS::SNS::Subscription": "the optional e-mail subscription (the local stack has none)",
     "AWS::IAM::Role ManagedPolicyArns": "the MWAA execution role's managed policies",
+    "AWS::IAM::Role Policies, AssumeRolePolicyDocument": "the roles' inline and trust policies are stored "
+    "as Python text, not JSON (IAM's API then returns a document no IAM reader parses): put again as JSON",
 }
 
 # Resource type -> the properties fill_moto_gaps applies.
@@ -48,7 +50,7 @@ APPLIED = {
     "AWS::SQS::QueuePolicy": ("Queues", "PolicyDocument"),
     "AWS::DynamoDB::Table": ("PointInTimeRecoverySpecification",),
     "AWS::SNS::Subscription": ("TopicArn", "Protocol", "Endpoint"),
-    "AWS::IAM::Role": ("ManagedPolicyArns",),
+    "AWS::IAM::Role": ("ManagedPolicyArns", "Policies", "AssumeRolePolicyDocument"),
 }
 
 
@@ -131,6 +133,26 @@ def _api_notification(configuration: Mapping[str, Any]) -> dict[str, Any]:
     return {"QueueConfigurations": queues}
 
 
+def _policy_json(document: Any) -> str:
+    return document if isinstance(document, str) else json.dumps(document)
+
+
+def _fill_role(iam: Any, logical_id: str, role: str, properties: Mapping[str, Any]) -> list[str]:
+    done: list[str] = []
+    for policy_arn in properties.get("ManagedPolicyArns", ()):
+        iam.attach_role_policy(RoleName=role, PolicyArn=policy_arn)
+    if properties.get("ManagedPolicyArns"):
+        done.append(f"{logical_id}: managed policies attached")
+    if "AssumeRolePolicyDocument" in properties:
+        doc = _policy_json(properties["AssumeRolePolicyDocument"])
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=doc)
+    for policy in properties.get("Policies", ()):
+        document = _policy_json(policy["PolicyDocument"])
+        iam.put_role_policy(RoleName=role, PolicyName=policy["PolicyName"], PolicyDocument=document)
+    done.append(f"{logical_id}: trust and inline policies as JSON")
+    return done
+
+
 def fill_moto_gaps(
     clients: Callable[[str], Any], template: Mapping[str, Any], resolver: Resolver
 ) -> list[str]:
@@ -181,10 +203,8 @@ def fill_moto_gaps(
                 PointInTimeRecoverySpecification=properties["PointInTimeRecoverySpecification"],
             )
             done.append(f"{logical_id}: point-in-time recovery")
-        elif kind == "AWS::IAM::Role" and "ManagedPolicyArns" in properties:
-            for policy_arn in properties["ManagedPolicyArns"]:
-                clients("iam").attach_role_policy(RoleName=resolver.refs[logical_id], PolicyArn=policy_arn)
-            done.append(f"{logical_id}: managed policies attached")
+        elif kind == "AWS::IAM::Role":
+            done += _fill_role(clients("iam"), logical_id, resolver.refs[logical_id], properties)
         elif kind == "AWS::SNS::Subscription":
             clients("sns").subscribe(
                 TopicArn=properties["TopicArn"],
