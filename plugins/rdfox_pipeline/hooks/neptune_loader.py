@@ -13,10 +13,14 @@ Connection ``neptune_default`` (conn type ``neptune``):
   the retry/timeout policy: ``connect_timeout``, ``read_timeout``, ``max_attempts``, ``backoff_base``,
   ``backoff_max`` (see DEFAULT_POLICY).
 
-Every request has a timeout. 429, 5xx and connection failures are retried with exponential backoff and
-full jitter (tenacity), a bounded number of times. The POST that starts a load is only re-sent when it
-certainly did nothing (429, connection refused); when its outcome is unknown (5xx, timeout, lost answer)
-the load it may have started is looked for first, so a retry never starts a second load.
+Every request has a timeout. What is retried follows Neptune's error code as botocore's ``neptunedata``
+model declares it (``domain/neptune_errors.py``: ThrottlingException 500 and TooManyRequestsException 429
+are throttling, S3Exception and BulkLoadIdNotFoundException are retryable, BadRequestException and the other
+400s are not), else the HTTP status (5xx, 408, 429), plus connection failures: exponential backoff with full
+jitter (tenacity), a bounded number of times. The POST that starts a load is only re-sent as it is when
+it certainly did nothing (a retryable 4xx, connection refused); when its outcome is unknown (5xx,
+ThrottlingException included, timeout, lost answer) the load it may have started is looked for first, so a
+retry never starts a second load.
 Credentials and signed headers are never logged. An answer is read up to MAX_RESPONSE_BYTES (a larger one is
 an error, not held in memory) and an error's code and message are cut to MAX_ERROR_CHARS: they end up in
 task logs, job records and notifications.
@@ -54,11 +58,11 @@ from rdfox_pipeline.compat import (
     run_blocking,
 )
 from rdfox_pipeline.domain.neptune_endpoint import DEFAULT_PORT, parse_endpoint
+from rdfox_pipeline.domain.neptune_errors import is_retryable, is_throttling, refused_before_work
 from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES
 
 ENDPOINT_SETTING = "NEPTUNE_CLUSTER_ENDPOINT"
 CLOCK_MARGIN_SECONDS = 5.0  # how far the cluster's clock may be behind ours when matching a load's startTime
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 SERVICE = "neptune-db"
 # A status page with 100 errors is tens of KB; anything near this is not an answer of the loader API.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
@@ -78,22 +82,30 @@ class NeptuneLoaderError(AirflowException):
 
     @property
     def retryable(self) -> bool:
-        return self.status_code is None or self.status_code in RETRYABLE_STATUS
+        """Sending the same request again may succeed: the code decides (botocore's neptunedata model)."""
+        return is_retryable(self.code, self.status_code)
+
+    @property
+    def throttling(self) -> bool:
+        return is_throttling(self.code, self.status_code)
 
 
-# 4xx answers a new task try can change: it signs with fresh credentials (401/403); timeouts, throttling pass.
-_RETRYABLE_CLIENT_STATUS = frozenset({401, 403, 408, 429})
+# Denied answers a new task try can change: it signs with fresh credentials.
+_NEW_CREDENTIALS_STATUS = frozenset({401, 403})
 
 
 class NeptuneRequestRejected(NeptuneLoaderError, AirflowFailException):
-    """A 4xx that sending the same request again will not change (400 bad request, 404 unknown load id):
-    the task fails without the retries meant for 5xx, throttling and the network."""
+    """A 4xx that sending the same request again will not change (BadRequestException,
+    MissingParameterException, LoadUrlAccessDeniedException...): the task fails without retries."""
 
 
-def rejected_for_good(status_code: int | None) -> bool:
-    """True for an answer no retry changes: a 4xx other than 401, 403, 408 and 429."""
+def rejected_for_good(status_code: int | None, code: str | None = None) -> bool:
+    """True for an answer no retry changes: a 4xx whose code is not retryable, other than 401 and 403."""
     return (
-        status_code is not None and 400 <= status_code < 500 and status_code not in _RETRYABLE_CLIENT_STATUS
+        status_code is not None
+        and 400 <= status_code < 500
+        and status_code not in _NEW_CREDENTIALS_STATUS
+        and not is_retryable(code, status_code)
     )
 
 
@@ -259,7 +271,6 @@ def _cut(text: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 
 def _error_from_response(status: int, text: str, request_id: str | None) -> NeptuneLoaderError:
-    error_class = NeptuneRequestRejected if rejected_for_good(status) else NeptuneLoaderError
     try:
         body = json.loads(text)
     except ValueError:
@@ -268,8 +279,10 @@ def _error_from_response(status: int, text: str, request_id: str | None) -> Nept
         code = _cut(str(body.get("code") or body.get("status") or "HTTPError"), 100)
         message = str(body.get("detailedMessage") or body.get("errorMessage") or body.get("message") or text)
         request_id = _cut(str(body.get("requestId") or request_id or ""), 100) or None
-        return error_class(status, code, _cut(message), request_id)
-    return error_class(status, "HTTPError", _cut(text) or f"HTTP {status}", request_id)
+    else:
+        code, message = "HTTPError", _cut(text) or f"HTTP {status}"
+    error_class = NeptuneRequestRejected if rejected_for_good(status, code) else NeptuneLoaderError
+    return error_class(status, code, _cut(message), request_id)
 
 
 def _too_large(status: int, request_id: str | None) -> NeptuneLoaderError:
@@ -443,8 +456,10 @@ class NeptuneLoaderHook(BaseHook):
     def _retry_kwargs(self, is_retryable: Callable[[BaseException], bool]) -> dict[str, Any]:
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
+            throttled = isinstance(exc, NeptuneLoaderError) and exc.throttling
             self.log.warning(
-                "Neptune request failed (attempt %d/%d): %s; retrying",
+                "Neptune request %s (attempt %d/%d): %s; retrying",
+                "throttled" if throttled else "failed",
                 state.attempt_number,
                 self.max_attempts,
                 exc,
@@ -463,12 +478,13 @@ class NeptuneLoaderHook(BaseHook):
 
     @staticmethod
     def _sync_retryable(idempotent: bool) -> Callable[[BaseException], bool]:
-        """What one call may simply send again: anything transient for reads and DELETE; for the POST that
-        starts a load only what proves no load was started (429 throttling, a connection never opened)."""
+        """What one call may simply send again: anything retryable for reads and DELETE; for the POST that
+        starts a load only what proves no load was started (a retryable 4xx such as TooManyRequestsException,
+        a connection never opened)."""
 
         def check(exc: BaseException) -> bool:
             if isinstance(exc, NeptuneLoaderError):
-                return exc.status_code == 429 or (idempotent and exc.status_code in RETRYABLE_STATUS)
+                return exc.retryable and (idempotent or refused_before_work(exc.code, exc.status_code))
             if isinstance(exc, requests.ConnectTimeout):
                 return True  # never reached the server
             if isinstance(exc, requests.ConnectionError | requests.Timeout):
@@ -551,10 +567,16 @@ class NeptuneLoaderHook(BaseHook):
         started_since: float | None = None,
     ) -> str | None:
         """The most recent load of ``source`` (its ``fullUri``) whose status is in ``statuses`` or, with
-        ``started_since`` (epoch seconds), that began running at or after that time; None if there is none."""
+        ``started_since`` (epoch seconds), that began running at or after that time; None if there is none.
+
+        Asked with details: Neptune's answer without them may leave ``startTime`` out (Get-Status examples).
+        """
         for load_id in self.list_loads(limit=limit):
             try:
-                overall = self.get_load_status(load_id, details=False).get("overallStatus") or {}
+                overall = (
+                    self.get_load_status(load_id, details=started_since is not None).get("overallStatus")
+                    or {}
+                )
             except NeptuneLoaderError as exc:
                 if exc.status_code == 404:
                     continue  # forgotten meanwhile (Neptune keeps only the last 1,024 loads)
@@ -654,7 +676,7 @@ class NeptuneLoaderHook(BaseHook):
 
         def retryable(exc: BaseException) -> bool:
             if isinstance(exc, NeptuneLoaderError):
-                return exc.status_code in RETRYABLE_STATUS
+                return exc.retryable
             return isinstance(exc, aiohttp.ClientConnectionError | asyncio.TimeoutError)
 
         async for attempt in AsyncRetrying(**self._retry_kwargs(retryable)):
@@ -689,9 +711,10 @@ class NeptuneLoaderHook(BaseHook):
 
 
 def _outcome_unknown(exc: BaseException) -> bool:
-    """A failed POST that may nevertheless have been carried out (the server got it; its answer is lost)."""
+    """A failed POST that may nevertheless have been carried out (the server got it; its answer is lost).
+    A 500 ThrottlingException counts: the load it may have started is looked for before posting again."""
     if isinstance(exc, NeptuneLoaderError):
-        return exc.status_code is not None and exc.status_code >= 500
+        return exc.retryable and exc.status_code is not None and exc.status_code >= 500
     if isinstance(exc, requests.ConnectTimeout):
         return False  # already retried by _request: the server never saw it
     return isinstance(exc, requests.ConnectionError | requests.Timeout) and not _refused(exc)

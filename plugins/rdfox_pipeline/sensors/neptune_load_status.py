@@ -12,7 +12,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from rdfox_pipeline.compat import AirflowException, AirflowFailException, AirflowSensorTimeout
 from rdfox_pipeline.domain.legacy_stats import time_to_load_neptune
-from rdfox_pipeline.domain.neptune_stats import NeptuneStatusError, parse_neptune_status
+from rdfox_pipeline.domain.neptune_stats import NeptuneStats, NeptuneStatusError, parse_neptune_status
 from rdfox_pipeline.domain.settings import SETTINGS
 from rdfox_pipeline.domain.statuses import (
     NEPTUNE_ACTIVE_LOAD_STATUSES,
@@ -253,7 +253,17 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
 
         if self._started is None:
             self._started = time.monotonic()
-        payload = self._neptune().get_load_status(self.load_id, details=True)
+        from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderError
+
+        try:
+            payload = self._neptune().get_load_status(self.load_id, details=True)
+        except NeptuneLoaderError as exc:
+            # As the trigger does: throttling and other retryable answers are waited through until the
+            # timeout; a load Neptune forgot (404) or a refusal fails the try.
+            if not exc.retryable or exc.status_code in (403, 404):
+                raise
+            self.log.warning("Neptune load %s: transient error while polling: %s", self.load_id, exc)
+            return False
         overall = payload.get("overallStatus") or {}
         status = str(overall.get("status") or "")
         if status in NEPTUNE_ACTIVE_LOAD_STATUSES or not status:
@@ -267,7 +277,7 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
     def _finish(self, loader_status: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         raw = json.dumps(payload, sort_keys=True)
         if loader_status == NEPTUNE_TERMINAL_OK:
-            result = parse_neptune_status({**payload, "loadId": self.load_id}).to_dict()
+            result = self._completed_stats(payload)
             self.log.info(
                 "Neptune load %s completed: %s records (%s duplicates) in %ss",
                 self.load_id,
@@ -297,6 +307,16 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         self._record(failure_job_status(loader_status), **fields)
         # The load is over and will not change: fail without the retries meant for reading its status.
         raise AirflowFailException(message)
+
+    def _completed_stats(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The stats of a completed load; a field of an unexpected type is left out, never a failed task."""
+        try:
+            return parse_neptune_status({**payload, "loadId": self.load_id}).to_dict()
+        except NeptuneStatusError as exc:
+            self.log.warning(
+                "Neptune load %s completed; its status has an unexpected field: %s", self.load_id, exc
+            )
+            return NeptuneStats(status=NEPTUNE_TERMINAL_OK, load_id=self.load_id).to_dict()
 
 
 def _utc(epoch: float) -> str:

@@ -12,8 +12,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES
 from rdfox_pipeline.triggers.resume_floor import wait_for_resume_floor
 
-# Answers that polling again will never fix (e.g. 404 unknown load id, 400 bad request, 403 denied).
-_FATAL_HTTP = frozenset({400, 403, 404, 405})
+# Answers polling again will not fix even where the code is retryable: the hook's quick retries already
+# asked again (404 BulkLoadIdNotFoundException: Neptune forgot the load; 403 AccessDeniedException).
+_FATAL_HTTP = frozenset({403, 404})
 
 
 def progress_line(load_id: str, overall: Mapping[str, Any], waited_seconds: float | None = None) -> str:
@@ -136,7 +137,7 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
                 yield TriggerEvent({**self._base_event("error", started), "message": str(exc)})
                 return
             except NeptuneLoaderError as exc:
-                if exc.status_code in _FATAL_HTTP:
+                if exc.status_code in _FATAL_HTTP or not exc.retryable:  # the code decides (neptune_errors)
                     await wait_for_resume_floor(self.resume_not_before)
                     yield TriggerEvent({**self._base_event("error", started), "message": str(exc)})
                     return
