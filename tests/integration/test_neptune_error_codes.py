@@ -86,7 +86,7 @@ def test_start_request_retried_by_the_code_starts_one_load(
 
 def _run_trigger(load_id: str) -> dict:
     async def collect() -> list:
-        return [e async for e in NeptuneLoadStatusTrigger(load_id, poll_interval=0.05, timeout=20).run()]
+        return [e async for e in NeptuneLoadStatusTrigger(load_id, waiter_delay=0.05, timeout=20).run()]
 
     [event] = asyncio.run(collect())
     return event.payload

@@ -63,7 +63,7 @@ def test_deferred_sensor_completes_with_each_status_shape(
     job, load_id = _loaded_job(neptune_emulator, make_job, shape)
 
     async def collect() -> list:
-        trigger = NeptuneLoadStatusTrigger(load_id, poll_interval=0.05, timeout=30)
+        trigger = NeptuneLoadStatusTrigger(load_id, waiter_delay=0.05, timeout=30)
         return [event async for event in trigger.run()]
 
     [event] = asyncio.run(collect())

@@ -178,6 +178,8 @@ def endpoint_from_connection(
     *,
     conn_id: str | None = None,
     origin: str = ENDPOINT_SETTING,
+    default_aws_conn_id: str | None = "aws_default",
+    default_region: str | None = None,
 ) -> NeptuneEndpoint:
     """Read a Neptune connection (host, port, schema, extras) and the NEPTUNE_CLUSTER_ENDPOINT value into an
     endpoint; one clear NeptuneEndpointError if they are bad or name different endpoints.
@@ -185,6 +187,10 @@ def endpoint_from_connection(
     :param conn: the connection, or None when it is not defined (then the setting must name the endpoint).
     :param cluster_endpoint: the setting's value (or a pinned base URL); used when the connection has no host.
     :param origin: what ``cluster_endpoint`` is, for messages and the log.
+    :param default_aws_conn_id: the AWS connection that signs when the extra ``aws_conn_id`` names none (the
+        task's ``aws_conn_id``; None: boto3's default credential chain).
+    :param default_region: the signing region when the extra ``region`` names none (the task's
+        ``region_name``).
     """
     conn_id = conn_id or getattr(conn, "conn_id", "?")
     extra = (conn.extra_dejson if hasattr(conn, "extra_dejson") else {}) if conn is not None else {}
@@ -204,7 +210,7 @@ def endpoint_from_connection(
     where = f"connection {conn_id!r}"
     if isinstance(verify, str) and not os.path.isfile(verify):
         raise NeptuneEndpointError(f"{where}: extra ca_bundle {verify!r} is not a readable file")
-    region = extra.get("region") or extra.get("region_name")
+    region = extra.get("region") or extra.get("region_name") or default_region
     if iam_auth and not region:
         raise NeptuneEndpointError(f"{where}: extra 'region' is required when iam_auth is true")
     port = (conn.port if conn is not None else None) or DEFAULT_PORT
@@ -240,7 +246,7 @@ def endpoint_from_connection(
         base_url=from_conn or str(from_setting),
         iam_auth=iam_auth,
         region=region,
-        aws_conn_id=extra.get("aws_conn_id", "aws_default"),
+        aws_conn_id=extra.get("aws_conn_id", default_aws_conn_id),
         verify=verify,
         policy=policy,
         source=source,
@@ -346,11 +352,23 @@ class NeptuneLoaderHook(BaseHook):
         max_attempts: int | None = None,
         backoff_base: float | None = None,
         backoff_max: float | None = None,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        config: Any = None,
     ) -> None:
         """``cluster_endpoint``: the NEPTUNE_CLUSTER_ENDPOINT setting's value (``endpoint_origin`` names it in
         messages), used when the connection has no host. Policy arguments left None come from the connection's
-        extras, else from DEFAULT_POLICY."""
+        extras, else from DEFAULT_POLICY.
+
+        ``aws_conn_id``, ``region_name``, ``verify`` and ``config`` (botocore) are the Amazon provider's: the
+        AWS side of IAM auth (the credentials that sign, and the STS calls that may get them). The Neptune
+        connection's extras ``aws_conn_id`` and ``region`` win over the first two."""
         super().__init__()
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = config
         given = {
             "connect_timeout": connect_timeout,
             "read_timeout": read_timeout,
@@ -395,7 +413,12 @@ class NeptuneLoaderHook(BaseHook):
     # -- connection & credentials -----------------------------------------------------------------------
     def _resolve(self, conn: Any | None) -> NeptuneEndpoint:
         endpoint = endpoint_from_connection(
-            conn, self.cluster_endpoint, conn_id=self.neptune_conn_id, origin=self.endpoint_origin
+            conn,
+            self.cluster_endpoint,
+            conn_id=self.neptune_conn_id,
+            origin=self.endpoint_origin,
+            default_aws_conn_id=self.aws_conn_id,
+            default_region=self.region_name,
         )
         self.log.info("Neptune endpoint %s, from %s", endpoint.base_url, endpoint.source)
         return endpoint
@@ -434,9 +457,12 @@ class NeptuneLoaderHook(BaseHook):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         endpoint = self.endpoint
-        return AwsBaseHook(aws_conn_id=endpoint.aws_conn_id, client_type="sts").get_credentials(
-            endpoint.region
-        )
+        return AwsBaseHook(
+            aws_conn_id=endpoint.aws_conn_id,
+            client_type="sts",
+            verify=self.verify,
+            config=self.botocore_config,
+        ).get_credentials(endpoint.region)
 
     @cached_property
     def session(self) -> requests.Session:
