@@ -7,11 +7,11 @@ Connection ``neptune_default`` (conn type ``neptune``):
   NEPTUNE_CLUSTER_ENDPOINT names the endpoint (``host``, ``host:port`` or ``https://host:port``; what it
   leaves out comes from the connection's schema and port, else https and 8182). A connection host and a
   setting that name different endpoints are an error (NeptuneEndpointError), never a silent choice;
-- extras: ``iam_auth`` (bool: sign every request with SigV4, service ``neptune-db``), ``region``,
-  ``aws_conn_id`` (the Airflow AWS connection whose credentials sign; session tokens and assumed roles
-  work because the Amazon provider resolves them), ``verify`` (default true) or ``ca_bundle`` (path);
-  the retry/timeout policy: ``connect_timeout``, ``read_timeout``, ``max_attempts``, ``backoff_base``,
-  ``backoff_max`` (see DEFAULT_POLICY).
+- extras: ``iam_auth`` (bool: sign every request with SigV4, service ``neptune-db``), ``region`` (default:
+  the hook's ``region_name``), ``aws_conn_id`` (the Airflow AWS connection whose credentials sign, default:
+  the hook's ``aws_conn_id``; session tokens and assumed roles work because the Amazon provider resolves
+  them), ``verify`` (default true) or ``ca_bundle`` (path); the retry/timeout policy: ``connect_timeout``,
+  ``read_timeout``, ``max_attempts``, ``backoff_base``, ``backoff_max`` (see DEFAULT_POLICY).
 
 Every request has a timeout. What is retried follows Neptune's error code as botocore's ``neptunedata``
 model declares it (``domain/neptune_errors.py``: ThrottlingException 500 and TooManyRequestsException 429
