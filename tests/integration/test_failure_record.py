@@ -152,7 +152,7 @@ def _trigger(load_id: str, neptune: NeptuneEmulator, deadline: float) -> Any:
     from rdfox_pipeline.triggers.neptune_load_status import NeptuneLoadStatusTrigger
 
     return NeptuneLoadStatusTrigger(
-        load_id, neptune_endpoint=neptune.url, poll_interval=0.1, deadline=deadline
+        load_id, neptune_endpoint=neptune.url, waiter_delay=0.1, deadline=deadline
     )
 
 

@@ -63,7 +63,7 @@ def _completed_load_event(s3_source) -> tuple[str, dict]:
     )
 
     async def collect() -> list:
-        trigger = NeptuneLoadStatusTrigger(load_id, poll_interval=0.05, timeout=30)
+        trigger = NeptuneLoadStatusTrigger(load_id, waiter_delay=0.05, timeout=30)
         return [event async for event in trigger.run()]
 
     [event] = asyncio.run(collect())

@@ -72,7 +72,7 @@ def test_hostless_connection_loads_where_the_ssm_setting_says_and_the_trigger_po
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute({})
     trigger = deferred.value.trigger
-    [event] = run_trigger(NeptuneLoadStatusTrigger(**{**trigger.serialize()[1], "poll_interval": 0.05}))
+    [event] = run_trigger(NeptuneLoadStatusTrigger(**{**trigger.serialize()[1], "waiter_delay": 0.05}))
     assert event.payload["status"] == "terminal" and event.payload["neptune_endpoint"] == endpoint
     assert sensor.execute_complete({}, event.payload)["total_records"] == 2
     assert job.record()["job_status"] == "NEPTUNE_LOAD_COMPLETED"
@@ -105,7 +105,7 @@ def test_trigger_refuses_a_connection_that_now_names_another_endpoint(
 ) -> None:
     # The load was started elsewhere; polling this connection's host would read someone else's loads.
     elsewhere = f"http://127.0.0.1:{free_port()}"
-    trigger = NeptuneLoadStatusTrigger("L1", neptune_endpoint=elsewhere, poll_interval=0.05, timeout=30)
+    trigger = NeptuneLoadStatusTrigger("L1", neptune_endpoint=elsewhere, waiter_delay=0.05, timeout=30)
     [event] = run_trigger(trigger)
     assert event.payload["status"] == "error" and "Neptune endpoint conflict" in event.payload["message"]
     assert "the endpoint Neptune load L1 was started on names " + elsewhere in event.payload["message"]

@@ -49,13 +49,13 @@ def job(aws_endpoint, monkeypatch, isolated_settings):
 
 
 def test_trigger_serialize_round_trip():
-    trigger = NeptuneLoadStatusTrigger("abc", "neptune_x", poll_interval=5, timeout=60)
+    trigger = NeptuneLoadStatusTrigger("abc", "neptune_x", waiter_delay=5, timeout=60)
     path, kwargs = trigger.serialize()
     assert path == "rdfox_pipeline.triggers.neptune_load_status.NeptuneLoadStatusTrigger"
     assert (
         kwargs["load_id"] == "abc"
         and kwargs["neptune_conn_id"] == "neptune_x"
-        and kwargs["poll_interval"] == 5
+        and kwargs["waiter_delay"] == 5
     )
     assert time.time() + 55 < kwargs["deadline"] <= time.time() + 60
     again = NeptuneLoadStatusTrigger(**kwargs)
@@ -66,7 +66,7 @@ def test_trigger_completed_after_transient_errors(neptune_connection, neptune_em
     neptune_emulator.control("throttle", {"seconds": 0.6})
     load_id = start(s3_source({"a.nt": NT}))
     neptune_emulator.control("faults", {"status": 500, "count": 4})  # two whole polls fail (2 attempts each)
-    events = run_trigger(NeptuneLoadStatusTrigger(load_id, poll_interval=0.1, timeout=30))
+    events = run_trigger(NeptuneLoadStatusTrigger(load_id, waiter_delay=0.1, timeout=30))
     assert len(events) == 1
     event = events[0].payload
     assert event["status"] == "terminal" and event["loader_status"] == "LOAD_COMPLETED"
@@ -81,7 +81,7 @@ def test_trigger_survives_lost_answers_and_logs_progress(
     load_id = start(s3_source({"a.nt": NT}))
     # Answers lost on the wire (the server closes the connection): polls fail, are logged, and go on.
     neptune_emulator.control("faults", {"status": 500, "count": 4, "mode": "drop"})
-    events = run_trigger(NeptuneLoadStatusTrigger(load_id, poll_interval=0.1, timeout=30))
+    events = run_trigger(NeptuneLoadStatusTrigger(load_id, waiter_delay=0.1, timeout=30))
     assert [e.payload["loader_status"] for e in events] == ["LOAD_COMPLETED"]
     assert neptune_emulator.stats()["faults"]["injected_failures"] == 4
     output = capfd.readouterr().out
@@ -93,7 +93,7 @@ def test_trigger_survives_lost_answers_and_logs_progress(
 def test_trigger_failed_load(neptune_connection, neptune_emulator, s3_source):
     neptune_emulator.control("next-load-status", {"status": "LOAD_FAILED"})
     load_id = start(s3_source({"a.nt": NT}))
-    [event] = run_trigger(NeptuneLoadStatusTrigger(load_id, poll_interval=0.05, timeout=30))
+    [event] = run_trigger(NeptuneLoadStatusTrigger(load_id, waiter_delay=0.05, timeout=30))
     assert event.payload["status"] == "terminal" and event.payload["loader_status"] == "LOAD_FAILED"
 
 
@@ -101,9 +101,9 @@ def test_trigger_timeout_and_unknown_load(neptune_connection, neptune_emulator, 
     neptune_emulator.control("throttle", {"seconds": 10})
     load_id = start(s3_source({"a.nt": NT}))
     began = time.monotonic()
-    [event] = run_trigger(NeptuneLoadStatusTrigger(load_id, poll_interval=0.2, timeout=0.5))
+    [event] = run_trigger(NeptuneLoadStatusTrigger(load_id, waiter_delay=0.2, timeout=0.5))
     assert event.payload["status"] == "timeout" and time.monotonic() - began < 5
-    [missing] = run_trigger(NeptuneLoadStatusTrigger(str(uuid.uuid4()), poll_interval=0.05, timeout=30))
+    [missing] = run_trigger(NeptuneLoadStatusTrigger(str(uuid.uuid4()), waiter_delay=0.05, timeout=30))
     assert missing.payload["status"] == "error" and "not found" in missing.payload["message"]
 
 
@@ -116,7 +116,7 @@ def test_sensor_defers_to_the_trigger():
         sensor.execute({})
     trigger = deferred.value.trigger
     assert isinstance(trigger, NeptuneLoadStatusTrigger)
-    assert (trigger.load_id, trigger.neptune_conn_id, trigger.poll_interval) == ("L1", "neptune_default", 7)
+    assert (trigger.load_id, trigger.neptune_conn_id, trigger.waiter_delay) == ("L1", "neptune_default", 7)
     assert trigger.neptune_endpoint == "https://n.example:8182"
     assert trigger.serialize()[1]["neptune_endpoint"] == "https://n.example:8182"
     assert deferred.value.method_name == "execute_complete"
@@ -127,7 +127,7 @@ def test_sensor_execute_complete_records_completed_stats(
 ):
     metadata, job_id = job
     load_id = start(s3_source({"a.nt": NT}))
-    [event] = run_trigger(NeptuneLoadStatusTrigger(load_id, poll_interval=0.05, timeout=30))
+    [event] = run_trigger(NeptuneLoadStatusTrigger(load_id, waiter_delay=0.05, timeout=30))
     sensor = NeptuneLoadStatusSensor(task_id="wait", load_id=load_id, job_id=job_id, aws_conn_id=None)
     stats = sensor.execute_complete({}, event.payload)
     assert stats["status"] == "LOAD_COMPLETED" and stats["total_records"] == 1 and stats["load_id"] == load_id
@@ -240,7 +240,7 @@ def test_deferred_wait_takes_poll_and_deadline_from_the_job_settings(job, isolat
         with pytest.raises(TaskDeferred) as deferred:
             sensor.execute({})
         trigger = deferred.value.trigger
-        assert trigger.poll_interval == 7, job_id
+        assert trigger.waiter_delay == 7, job_id
         # An absolute deadline, serialised: a triggerer restart does not move it.
         deadline = trigger.serialize()[1]["deadline"]
         assert time.time() + timeout - 30 < deadline <= time.time() + timeout, job_id

@@ -75,7 +75,7 @@ def test_early_status_has_no_counters() -> None:
         ({"overallStatus": {"status": 1}}, "payload.overallStatus.status: expected a string"),
         (
             {"overallStatus": {"status": "LOAD_COMPLETED", "totalRecords": "10"}},
-            "payload.overallStatus.totalRecords: expected an integer, got string",
+            "payload.overallStatus.totalRecords: expected a number, got string",
         ),
         (
             {"overallStatus": {"status": "LOAD_COMPLETED"}, "failedFeeds": [{"fullUri": "s3://x"}]},
@@ -83,7 +83,7 @@ def test_early_status_has_no_counters() -> None:
         ),
         (
             {"overallStatus": {"status": "X"}, "errors": {"errorLogs": [{"recordNum": True}]}},
-            "payload.errors.errorLogs.0.recordNum: expected an integer, got boolean",
+            "payload.errors.errorLogs.0.recordNum: expected a number, got boolean",
         ),
     ],
 )

@@ -11,6 +11,7 @@ import threading
 
 from rdfox_local.neptune_emulator.config import EmulatorConfig
 from rdfox_local.neptune_emulator.server import make_server
+from rdfox_local.neptune_emulator.status_shapes import STATUS_SHAPES
 
 
 def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
@@ -50,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         default=None,
         help="IAM endpoint to read the roles' policies from (default: --s3-endpoint)",
     )
+    parser.add_argument(
+        "--status-shape",
+        default="full",
+        choices=STATUS_SHAPES,
+        help="how Get-Status answers are written: Neptune's documented variants (see status_shapes.py)",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     if bool(args.sigv4_access_key) != bool(args.sigv4_secret_key):
@@ -71,6 +78,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         sigv4_access_key=args.sigv4_access_key,
         sigv4_secret_key=args.sigv4_secret_key,
         sigv4_session_token=args.sigv4_session_token,
+        status_shape=args.status_shape,
     )
 
 

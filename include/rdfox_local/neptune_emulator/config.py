@@ -21,6 +21,7 @@ class EmulatorConfig:
     max_queue: int = 64  # Neptune queues at most 64 load requests
     max_tracked_loads: int = 1024  # Neptune only tracks the most recent 1,024 loads
     max_errors_per_load: int = 10_000  # ... and the last 10,000 errors of each
+    status_shape: str = "full"  # how Get-Status answers are written (status_shapes.STATUS_SHAPES)
 
     @property
     def sigv4_enabled(self) -> bool:

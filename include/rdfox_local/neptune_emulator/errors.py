@@ -27,6 +27,10 @@ def bad_request(message: str) -> NeptuneApiError:
     return NeptuneApiError(400, "BadRequestException", message)
 
 
+def missing_parameter(message: str) -> NeptuneApiError:
+    return NeptuneApiError(400, "MissingParameterException", message)
+
+
 def access_denied(message: str) -> NeptuneApiError:
     return NeptuneApiError(403, "AccessDeniedException", message)
 

@@ -7,6 +7,8 @@ A failure is injected in one of three modes, for the next ``count`` requests:
   cluster carried on: the client cannot tell whether its POST started a load);
 - ``drop``: do the work, then close the connection without answering (a lost answer).
 
+With ``code`` (a ``neptunedata`` error code), the error is that code with the status botocore's model gives
+it (ThrottlingException 500, S3Exception 400, ...) instead of one of the fixed ``status`` bodies.
 With ``match``, only requests whose method, path or body contain that text count (e.g. one job's source).
 ``slow-answers`` delays the answers of the next requests (work done at once, answer late: client timeouts);
 ``throttle`` makes each load last at least a set time.
@@ -17,12 +19,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from rdfox_local.neptune_emulator.error_codes import status_of
 from rdfox_local.neptune_emulator.errors import NeptuneApiError
 from rdfox_local.neptune_emulator.statuses import TERMINAL_STATUSES
 
 _FAULT_BODIES = {
     500: ("InternalFailureException", "The request processing has failed (emulator fault injection)."),
-    429: ("ThrottlingException", "Rate exceeded (emulator fault injection)."),
+    429: ("TooManyRequestsException", "Too many requests (emulator fault injection)."),
     503: ("ServiceUnavailableException", "Service unavailable (emulator fault injection)."),
     504: ("GatewayTimeoutException", "Gateway timeout (emulator fault injection)."),
 }
@@ -39,6 +42,7 @@ class InjectedFault:
 class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _status: int = 0
+    _code: str | None = None  # a neptunedata error code: answered with the model's status for it
     _remaining: int = 0
     _mode: str = "before"
     _match: str | None = None
@@ -48,8 +52,13 @@ class Faults:
     _slow_seconds: float = 0.0
     _slow_remaining: int = 0
 
-    def set_failures(self, status: int, count: int, mode: str = "before", match: str | None = None) -> None:
-        if status not in _FAULT_BODIES:
+    def set_failures(
+        self, status: int | None, count: int, mode: str = "before", match: str | None = None,
+        code: str | None = None,
+    ) -> None:  # fmt: skip
+        if code is not None:
+            status = status_of(code)  # ThrottlingException 500, S3Exception 400, ... as the model says
+        elif status not in _FAULT_BODIES:
             raise ValueError(f"status: must be one of {sorted(_FAULT_BODIES)}, got {status!r}")
         if not isinstance(count, int) or count < 0:
             raise ValueError(f"count: must be a non-negative integer, got {count!r}")
@@ -59,6 +68,7 @@ class Faults:
             raise ValueError(f"match: must be a non-empty string, got {match!r}")
         with self._lock:
             self._status, self._remaining, self._mode, self._match = status, count, mode, match
+            self._code = code
 
     def take_failure(self, request_text: str = "") -> InjectedFault | None:
         """The fault for this request (``request_text``: method, path and body), if one is pending."""
@@ -69,7 +79,10 @@ class Faults:
                 return None
             self._remaining -= 1
             self.injected += 1
-            code, message = _FAULT_BODIES[self._status]
+            if self._code is not None:
+                code, message = self._code, f"{self._code} (emulator fault injection)."
+            else:
+                code, message = _FAULT_BODIES[self._status]
             return InjectedFault(self._mode, NeptuneApiError(self._status, code, message))
 
     def set_slow_answers(self, seconds: float, count: int) -> None:
@@ -110,7 +123,7 @@ class Faults:
     def reset(self) -> None:
         with self._lock:
             self._status = self._remaining = 0
-            self._mode, self._match = "before", None
+            self._mode, self._match, self._code = "before", None, None
             self._slow_seconds, self._slow_remaining = 0.0, 0
             self.throttle_seconds = 0.0
             self._next_load_status = None
@@ -121,6 +134,7 @@ class Faults:
             return {
                 "pending_failures": self._remaining,
                 "failure_status": self._status or None,
+                "failure_code": self._code,
                 "failure_mode": self._mode,
                 "failure_match": self._match,
                 "throttle_seconds": self.throttle_seconds,

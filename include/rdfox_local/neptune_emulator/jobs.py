@@ -10,6 +10,7 @@ from typing import Any
 
 from rdfox_local.neptune_emulator import statuses as st
 from rdfox_local.neptune_emulator.params import LoadRequest
+from rdfox_local.neptune_emulator.status_shapes import shape_status
 
 _OK_FEED_STATUSES = frozenset({st.LOAD_COMPLETED, *st.ACTIVE_STATUSES})
 
@@ -63,11 +64,12 @@ class LoadJob:
             total.add(feed.counters)
         return total
 
-    def _time_spent(self) -> int:
+    def _time_spent(self) -> float:
+        # Fractional seconds: status_shapes writes them as Neptune's documented variants.
         if self.started_at is None:
-            return 0
+            return 0.0
         end = self.finished_at if self.finished_at is not None else time.monotonic()
-        return int(end - self.started_at)
+        return end - self.started_at
 
     def _status_object(
         self, uri: str, status: str, counters: Counters, time_spent: float, start_time: int | None
@@ -90,7 +92,9 @@ class LoadJob:
         )
         return obj
 
-    def payload(self, *, details: bool, errors: bool, page: int, errors_per_page: int) -> dict[str, Any]:
+    def payload(
+        self, *, details: bool, errors: bool, page: int, errors_per_page: int, shape: str = "full"
+    ) -> dict[str, Any]:
         counts = Counter(feed.status for feed in self.feeds)
         payload: dict[str, Any] = {
             "feedCount": [{status: n} for status, n in counts.items()],
@@ -100,7 +104,7 @@ class LoadJob:
         }
         if details:
             payload["failedFeeds"] = [
-                self._status_object(f.uri, f.status, f.counters, int(f.time_spent), f.start_time)
+                self._status_object(f.uri, f.status, f.counters, f.time_spent, f.start_time)
                 for f in self.feeds
                 if f.status not in _OK_FEED_STATUSES
             ]
@@ -113,4 +117,4 @@ class LoadJob:
                 "loadId": self.load_id,
                 "errorLogs": logs,
             }
-        return payload
+        return shape_status(payload, shape, details=details)

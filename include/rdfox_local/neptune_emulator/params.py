@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rdfox_local.neptune_emulator.errors import bad_request
+from rdfox_local.neptune_emulator.errors import bad_request, missing_parameter
 
 RDF_FORMATS = ("ntriples", "nquads", "rdfxml", "turtle")
 PROPERTY_GRAPH_FORMATS = ("csv", "opencypher")
@@ -99,7 +99,7 @@ def parse_load_request(params: Mapping[str, Any], *, cluster_region: str) -> Loa
         raise bad_request(f"Unrecognized parameter(s): {', '.join(unknown)}")
     missing = [name for name in ("source", "format", "iamRoleArn", "region") if not params.get(name)]
     if missing:
-        raise bad_request(f"Missing required parameter(s): {', '.join(missing)}")
+        raise missing_parameter(f"Missing required parameter(s): {', '.join(missing)}")
     source = str(params["source"]).strip()
     match = _S3_URI.match(source)
     if not match:

@@ -24,6 +24,7 @@ from rdfox_local.neptune_emulator.role_access import RoleAccess
 from rdfox_local.neptune_emulator.s3_source import S3Source
 from rdfox_local.neptune_emulator.sigv4 import SigV4Verifier
 from rdfox_local.neptune_emulator.sparql import malformed, run_query, run_update
+from rdfox_local.neptune_emulator.status_shapes import check_shape
 
 log = logging.getLogger(__name__)
 ENGINE_VERSION = "1.3.2.0.R1-emulator"
@@ -91,6 +92,7 @@ class EmulatorServer:
             else None
         )
         self.started = datetime.now(UTC)
+        self.status_shape = check_shape(config.status_shape)
         self.requests = 0
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer((config.host, config.port), _make_handler(self))
@@ -144,6 +146,7 @@ class EmulatorServer:
         self.loader.wait_idle(30)
         self.store.clear()
         self.faults.reset()
+        self.status_shape = self.config.status_shape
         with self._lock:
             self.requests = 0
 
@@ -303,6 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
             errors=_flag(query, "errors"),
             page=_int(query, "page", 1, 1),
             errors_per_page=_int(query, "errorsPerPage", 10, 1),
+            shape=self.app.status_shape,
         )
         self._json(200, {"status": "200 OK", "payload": payload}, request_id)
 
@@ -350,14 +354,17 @@ class _Handler(BaseHTTPRequestHandler):
                 raise NeptuneApiError(405, "MethodNotAllowedException", f"{self.command} {path}")
             if path == "/_emulator/faults":
                 app.faults.set_failures(
-                    data.get("status"), data.get("count", 1), data.get("mode", "before"), data.get("match")
-                )
+                    data.get("status"), data.get("count", 1), data.get("mode", "before"), data.get("match"),
+                    code=data.get("code"),
+                )  # fmt: skip
             elif path == "/_emulator/slow-answers":
                 app.faults.set_slow_answers(data.get("seconds"), data.get("count", 1))
             elif path == "/_emulator/throttle":
                 app.faults.set_throttle(data.get("seconds"))
             elif path == "/_emulator/next-load-status":
                 app.faults.set_next_load_status(data.get("status"))
+            elif path == "/_emulator/status-shape":
+                app.status_shape = check_shape(data.get("shape"))
             elif path == "/_emulator/reset":
                 app.reset()
             elif path == "/_emulator/wait-idle":

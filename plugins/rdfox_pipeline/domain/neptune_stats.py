@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,9 @@ from rdfox_pipeline.domain.statuses import (
     neptune_job_status,
 )
 from rdfox_pipeline.domain.validators import json_type_name
+
+# Neptune documents every figure as "number" and its examples send floats (``"totalTimeSpent" : 3.0``).
+Number = int | float
 
 
 class NeptuneStatusError(ValueError):
@@ -31,8 +35,8 @@ class FeedStats:
     parsing_errors: int | None = None
     datatype_mismatch_errors: int | None = None
     insert_errors: int | None = None
-    total_time_spent: int | None = None
-    start_time: int | None = None
+    total_time_spent: Number | None = None
+    start_time: Number | None = None
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,8 @@ class NeptuneStats:
     full_uri: str | None = None
     run_number: int | None = None
     retry_number: int | None = None
-    start_time: int | None = None  # epoch seconds, as Neptune reports it
-    total_time_spent: int | None = None  # seconds
+    start_time: Number | None = None  # epoch seconds, as Neptune reports it
+    total_time_spent: Number | None = None  # seconds; the user guide's own example sends 3.0
     total_records: int | None = None
     total_duplicates: int | None = None
     parsing_errors: int | None = None
@@ -89,17 +93,19 @@ class NeptuneStats:
         return out
 
 
-def _field(data: Mapping[str, Any], key: str, path: str, kind: type, *, required: bool = False) -> Any:
+def _field(data: Mapping[str, Any], key: str, path: str, kind: Any, *, required: bool = False) -> Any:
     if key not in data or data[key] is None:
         if required:
             raise NeptuneStatusError(f"{path}.{key}: is required")
         return None
     value = data[key]
-    if kind is int and isinstance(value, float) and value.is_integer():
-        value = int(value)  # some JSON encoders write 3014.0
+    if kind is Number:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise NeptuneStatusError(f"{path}.{key}: expected a number, got {json_type_name(value)}")
+        # Whole floats (3014.0) as int; a fraction of a second is kept.
+        return int(value) if isinstance(value, float) and value.is_integer() else value
     if isinstance(value, bool) or not isinstance(value, kind):
-        expected = "an integer" if kind is int else "a string"
-        raise NeptuneStatusError(f"{path}.{key}: expected {expected}, got {json_type_name(value)}")
+        raise NeptuneStatusError(f"{path}.{key}: expected a string, got {json_type_name(value)}")
     return value
 
 
@@ -133,7 +139,7 @@ def _feed(data: Any, path: str) -> FeedStats:
     return FeedStats(
         full_uri=_field(data, "fullUri", path, str),
         status=_field(data, "status", path, str, required=True),
-        **{ours: _field(data, theirs, path, int) for ours, theirs in _COUNTERS.items()},
+        **{ours: _field(data, theirs, path, Number) for ours, theirs in _COUNTERS.items()},
     )
 
 
@@ -143,7 +149,7 @@ def _error_entry(data: Any, path: str) -> ErrorLogEntry:
         error_code=_field(data, "errorCode", path, str),
         error_message=_field(data, "errorMessage", path, str),
         file_name=_field(data, "fileName", path, str),
-        record_num=_field(data, "recordNum", path, int),
+        record_num=_field(data, "recordNum", path, Number),
     )
 
 
@@ -159,7 +165,7 @@ def parse_neptune_status(payload: Mapping[str, Any]) -> NeptuneStats:
     for index, entry in enumerate(_list(data.get("feedCount"), f"{path}.feedCount")):
         for status, count in _mapping(entry, f"{path}.feedCount.{index}").items():
             feed_count[status] = feed_count.get(status, 0) + _field(
-                {status: count}, status, f"{path}.feedCount.{index}", int, required=True
+                {status: count}, status, f"{path}.feedCount.{index}", Number, required=True
             )
     errors = _mapping(data.get("errors") or {}, f"{path}.errors")
     error_logs = [
@@ -174,10 +180,10 @@ def parse_neptune_status(payload: Mapping[str, Any]) -> NeptuneStats:
         status=_field(overall, "status", opath, str, required=True),
         load_id=_field(errors, "loadId", f"{path}.errors", str) or _field(data, "loadId", path, str),
         full_uri=_field(overall, "fullUri", opath, str),
-        run_number=_field(overall, "runNumber", opath, int),
-        retry_number=_field(overall, "retryNumber", opath, int),
+        run_number=_field(overall, "runNumber", opath, Number),
+        retry_number=_field(overall, "retryNumber", opath, Number),
         feed_count=feed_count,
         failed_feeds=failed,
         error_logs=error_logs,
-        **{ours: _field(overall, theirs, opath, int) for ours, theirs in _COUNTERS.items()},
+        **{ours: _field(overall, theirs, opath, Number) for ours, theirs in _COUNTERS.items()},
     )

@@ -7,16 +7,20 @@ Connection ``neptune_default`` (conn type ``neptune``):
   NEPTUNE_CLUSTER_ENDPOINT names the endpoint (``host``, ``host:port`` or ``https://host:port``; what it
   leaves out comes from the connection's schema and port, else https and 8182). A connection host and a
   setting that name different endpoints are an error (NeptuneEndpointError), never a silent choice;
-- extras: ``iam_auth`` (bool: sign every request with SigV4, service ``neptune-db``), ``region``,
-  ``aws_conn_id`` (the Airflow AWS connection whose credentials sign; session tokens and assumed roles
-  work because the Amazon provider resolves them), ``verify`` (default true) or ``ca_bundle`` (path);
-  the retry/timeout policy: ``connect_timeout``, ``read_timeout``, ``max_attempts``, ``backoff_base``,
-  ``backoff_max`` (see DEFAULT_POLICY).
+- extras: ``iam_auth`` (bool: sign every request with SigV4, service ``neptune-db``), ``region`` (default:
+  the hook's ``region_name``), ``aws_conn_id`` (the Airflow AWS connection whose credentials sign, default:
+  the hook's ``aws_conn_id``; session tokens and assumed roles work because the Amazon provider resolves
+  them), ``verify`` (default true) or ``ca_bundle`` (path); the retry/timeout policy: ``connect_timeout``,
+  ``read_timeout``, ``max_attempts``, ``backoff_base``, ``backoff_max`` (see DEFAULT_POLICY).
 
-Every request has a timeout. 429, 5xx and connection failures are retried with exponential backoff and
-full jitter (tenacity), a bounded number of times. The POST that starts a load is only re-sent when it
-certainly did nothing (429, connection refused); when its outcome is unknown (5xx, timeout, lost answer)
-the load it may have started is looked for first, so a retry never starts a second load.
+Every request has a timeout. What is retried follows Neptune's error code as botocore's ``neptunedata``
+model declares it (``domain/neptune_errors.py``: ThrottlingException 500 and TooManyRequestsException 429
+are throttling, S3Exception and BulkLoadIdNotFoundException are retryable, BadRequestException and the other
+400s are not), else the HTTP status (5xx, 408, 429), plus connection failures: exponential backoff with full
+jitter (tenacity), a bounded number of times. The POST that starts a load is only re-sent as it is when
+it certainly did nothing (a retryable 4xx, connection refused); when its outcome is unknown (5xx,
+ThrottlingException included, timeout, lost answer) the load it may have started is looked for first, so a
+retry never starts a second load.
 Credentials and signed headers are never logged. An answer is read up to MAX_RESPONSE_BYTES (a larger one is
 an error, not held in memory) and an error's code and message are cut to MAX_ERROR_CHARS: they end up in
 task logs, job records and notifications.
@@ -54,11 +58,11 @@ from rdfox_pipeline.compat import (
     run_blocking,
 )
 from rdfox_pipeline.domain.neptune_endpoint import DEFAULT_PORT, parse_endpoint
+from rdfox_pipeline.domain.neptune_errors import is_retryable, is_throttling, refused_before_work
 from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES
 
 ENDPOINT_SETTING = "NEPTUNE_CLUSTER_ENDPOINT"
 CLOCK_MARGIN_SECONDS = 5.0  # how far the cluster's clock may be behind ours when matching a load's startTime
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 SERVICE = "neptune-db"
 # A status page with 100 errors is tens of KB; anything near this is not an answer of the loader API.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
@@ -78,22 +82,30 @@ class NeptuneLoaderError(AirflowException):
 
     @property
     def retryable(self) -> bool:
-        return self.status_code is None or self.status_code in RETRYABLE_STATUS
+        """Sending the same request again may succeed: the code decides (botocore's neptunedata model)."""
+        return is_retryable(self.code, self.status_code)
+
+    @property
+    def throttling(self) -> bool:
+        return is_throttling(self.code, self.status_code)
 
 
-# 4xx answers a new task try can change: it signs with fresh credentials (401/403); timeouts, throttling pass.
-_RETRYABLE_CLIENT_STATUS = frozenset({401, 403, 408, 429})
+# Denied answers a new task try can change: it signs with fresh credentials.
+_NEW_CREDENTIALS_STATUS = frozenset({401, 403})
 
 
 class NeptuneRequestRejected(NeptuneLoaderError, AirflowFailException):
-    """A 4xx that sending the same request again will not change (400 bad request, 404 unknown load id):
-    the task fails without the retries meant for 5xx, throttling and the network."""
+    """A 4xx that sending the same request again will not change (BadRequestException,
+    MissingParameterException, LoadUrlAccessDeniedException...): the task fails without retries."""
 
 
-def rejected_for_good(status_code: int | None) -> bool:
-    """True for an answer no retry changes: a 4xx other than 401, 403, 408 and 429."""
+def rejected_for_good(status_code: int | None, code: str | None = None) -> bool:
+    """True for an answer no retry changes: a 4xx whose code is not retryable, other than 401 and 403."""
     return (
-        status_code is not None and 400 <= status_code < 500 and status_code not in _RETRYABLE_CLIENT_STATUS
+        status_code is not None
+        and 400 <= status_code < 500
+        and status_code not in _NEW_CREDENTIALS_STATUS
+        and not is_retryable(code, status_code)
     )
 
 
@@ -166,6 +178,8 @@ def endpoint_from_connection(
     *,
     conn_id: str | None = None,
     origin: str = ENDPOINT_SETTING,
+    default_aws_conn_id: str | None = "aws_default",
+    default_region: str | None = None,
 ) -> NeptuneEndpoint:
     """Read a Neptune connection (host, port, schema, extras) and the NEPTUNE_CLUSTER_ENDPOINT value into an
     endpoint; one clear NeptuneEndpointError if they are bad or name different endpoints.
@@ -173,6 +187,10 @@ def endpoint_from_connection(
     :param conn: the connection, or None when it is not defined (then the setting must name the endpoint).
     :param cluster_endpoint: the setting's value (or a pinned base URL); used when the connection has no host.
     :param origin: what ``cluster_endpoint`` is, for messages and the log.
+    :param default_aws_conn_id: the AWS connection that signs when the extra ``aws_conn_id`` names none (the
+        task's ``aws_conn_id``; None: boto3's default credential chain).
+    :param default_region: the signing region when the extra ``region`` names none (the task's
+        ``region_name``).
     """
     conn_id = conn_id or getattr(conn, "conn_id", "?")
     extra = (conn.extra_dejson if hasattr(conn, "extra_dejson") else {}) if conn is not None else {}
@@ -192,7 +210,7 @@ def endpoint_from_connection(
     where = f"connection {conn_id!r}"
     if isinstance(verify, str) and not os.path.isfile(verify):
         raise NeptuneEndpointError(f"{where}: extra ca_bundle {verify!r} is not a readable file")
-    region = extra.get("region") or extra.get("region_name")
+    region = extra.get("region") or extra.get("region_name") or default_region
     if iam_auth and not region:
         raise NeptuneEndpointError(f"{where}: extra 'region' is required when iam_auth is true")
     port = (conn.port if conn is not None else None) or DEFAULT_PORT
@@ -228,7 +246,7 @@ def endpoint_from_connection(
         base_url=from_conn or str(from_setting),
         iam_auth=iam_auth,
         region=region,
-        aws_conn_id=extra.get("aws_conn_id", "aws_default"),
+        aws_conn_id=extra.get("aws_conn_id", default_aws_conn_id),
         verify=verify,
         policy=policy,
         source=source,
@@ -259,7 +277,6 @@ def _cut(text: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 
 def _error_from_response(status: int, text: str, request_id: str | None) -> NeptuneLoaderError:
-    error_class = NeptuneRequestRejected if rejected_for_good(status) else NeptuneLoaderError
     try:
         body = json.loads(text)
     except ValueError:
@@ -268,8 +285,10 @@ def _error_from_response(status: int, text: str, request_id: str | None) -> Nept
         code = _cut(str(body.get("code") or body.get("status") or "HTTPError"), 100)
         message = str(body.get("detailedMessage") or body.get("errorMessage") or body.get("message") or text)
         request_id = _cut(str(body.get("requestId") or request_id or ""), 100) or None
-        return error_class(status, code, _cut(message), request_id)
-    return error_class(status, "HTTPError", _cut(text) or f"HTTP {status}", request_id)
+    else:
+        code, message = "HTTPError", _cut(text) or f"HTTP {status}"
+    error_class = NeptuneRequestRejected if rejected_for_good(status, code) else NeptuneLoaderError
+    return error_class(status, code, _cut(message), request_id)
 
 
 def _too_large(status: int, request_id: str | None) -> NeptuneLoaderError:
@@ -333,11 +352,23 @@ class NeptuneLoaderHook(BaseHook):
         max_attempts: int | None = None,
         backoff_base: float | None = None,
         backoff_max: float | None = None,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        config: Any = None,
     ) -> None:
         """``cluster_endpoint``: the NEPTUNE_CLUSTER_ENDPOINT setting's value (``endpoint_origin`` names it in
         messages), used when the connection has no host. Policy arguments left None come from the connection's
-        extras, else from DEFAULT_POLICY."""
+        extras, else from DEFAULT_POLICY.
+
+        ``aws_conn_id``, ``region_name``, ``verify`` and ``config`` (botocore) are the Amazon provider's: the
+        AWS side of IAM auth (the credentials that sign, and the STS calls that may get them). The Neptune
+        connection's extras ``aws_conn_id`` and ``region`` win over the first two."""
         super().__init__()
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = config
         given = {
             "connect_timeout": connect_timeout,
             "read_timeout": read_timeout,
@@ -382,7 +413,12 @@ class NeptuneLoaderHook(BaseHook):
     # -- connection & credentials -----------------------------------------------------------------------
     def _resolve(self, conn: Any | None) -> NeptuneEndpoint:
         endpoint = endpoint_from_connection(
-            conn, self.cluster_endpoint, conn_id=self.neptune_conn_id, origin=self.endpoint_origin
+            conn,
+            self.cluster_endpoint,
+            conn_id=self.neptune_conn_id,
+            origin=self.endpoint_origin,
+            default_aws_conn_id=self.aws_conn_id,
+            default_region=self.region_name,
         )
         self.log.info("Neptune endpoint %s, from %s", endpoint.base_url, endpoint.source)
         return endpoint
@@ -421,9 +457,12 @@ class NeptuneLoaderHook(BaseHook):
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
         endpoint = self.endpoint
-        return AwsBaseHook(aws_conn_id=endpoint.aws_conn_id, client_type="sts").get_credentials(
-            endpoint.region
-        )
+        return AwsBaseHook(
+            aws_conn_id=endpoint.aws_conn_id,
+            client_type="sts",
+            verify=self.verify,
+            config=self.botocore_config,
+        ).get_credentials(endpoint.region)
 
     @cached_property
     def session(self) -> requests.Session:
@@ -443,8 +482,10 @@ class NeptuneLoaderHook(BaseHook):
     def _retry_kwargs(self, is_retryable: Callable[[BaseException], bool]) -> dict[str, Any]:
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
+            throttled = isinstance(exc, NeptuneLoaderError) and exc.throttling
             self.log.warning(
-                "Neptune request failed (attempt %d/%d): %s; retrying",
+                "Neptune request %s (attempt %d/%d): %s; retrying",
+                "throttled" if throttled else "failed",
                 state.attempt_number,
                 self.max_attempts,
                 exc,
@@ -463,12 +504,13 @@ class NeptuneLoaderHook(BaseHook):
 
     @staticmethod
     def _sync_retryable(idempotent: bool) -> Callable[[BaseException], bool]:
-        """What one call may simply send again: anything transient for reads and DELETE; for the POST that
-        starts a load only what proves no load was started (429 throttling, a connection never opened)."""
+        """What one call may simply send again: anything retryable for reads and DELETE; for the POST that
+        starts a load only what proves no load was started (a retryable 4xx such as TooManyRequestsException,
+        a connection never opened)."""
 
         def check(exc: BaseException) -> bool:
             if isinstance(exc, NeptuneLoaderError):
-                return exc.status_code == 429 or (idempotent and exc.status_code in RETRYABLE_STATUS)
+                return exc.retryable and (idempotent or refused_before_work(exc.code, exc.status_code))
             if isinstance(exc, requests.ConnectTimeout):
                 return True  # never reached the server
             if isinstance(exc, requests.ConnectionError | requests.Timeout):
@@ -551,10 +593,16 @@ class NeptuneLoaderHook(BaseHook):
         started_since: float | None = None,
     ) -> str | None:
         """The most recent load of ``source`` (its ``fullUri``) whose status is in ``statuses`` or, with
-        ``started_since`` (epoch seconds), that began running at or after that time; None if there is none."""
+        ``started_since`` (epoch seconds), that began running at or after that time; None if there is none.
+
+        Asked with details: Neptune's answer without them may leave ``startTime`` out (Get-Status examples).
+        """
         for load_id in self.list_loads(limit=limit):
             try:
-                overall = self.get_load_status(load_id, details=False).get("overallStatus") or {}
+                overall = (
+                    self.get_load_status(load_id, details=started_since is not None).get("overallStatus")
+                    or {}
+                )
             except NeptuneLoaderError as exc:
                 if exc.status_code == 404:
                     continue  # forgotten meanwhile (Neptune keeps only the last 1,024 loads)
@@ -654,7 +702,7 @@ class NeptuneLoaderHook(BaseHook):
 
         def retryable(exc: BaseException) -> bool:
             if isinstance(exc, NeptuneLoaderError):
-                return exc.status_code in RETRYABLE_STATUS
+                return exc.retryable
             return isinstance(exc, aiohttp.ClientConnectionError | asyncio.TimeoutError)
 
         async for attempt in AsyncRetrying(**self._retry_kwargs(retryable)):
@@ -689,9 +737,10 @@ class NeptuneLoaderHook(BaseHook):
 
 
 def _outcome_unknown(exc: BaseException) -> bool:
-    """A failed POST that may nevertheless have been carried out (the server got it; its answer is lost)."""
+    """A failed POST that may nevertheless have been carried out (the server got it; its answer is lost).
+    A 500 ThrottlingException counts: the load it may have started is looked for before posting again."""
     if isinstance(exc, NeptuneLoaderError):
-        return exc.status_code is not None and exc.status_code >= 500
+        return exc.retryable and exc.status_code is not None and exc.status_code >= 500
     if isinstance(exc, requests.ConnectTimeout):
         return False  # already retried by _request: the server never saw it
     return isinstance(exc, requests.ConnectionError | requests.Timeout) and not _refused(exc)

@@ -45,17 +45,34 @@ class NeptuneBulkLoadOperator(BaseOperator):
     NEPTUNE_CLUSTER_ENDPOINT setting when the connection has none; the two naming different endpoints fails
     the task before any request. The endpoint used is pushed as XCom ``neptune_endpoint`` so that the sensor
     polls the same one.
+
+    :param region: Neptune's ``region`` body field (the cluster's region, default the AWS_DEFAULT_REGION
+        setting); not the AWS client region, which is ``region_name``.
+    :param neptune_conn_id: the Neptune connection (``neptune`` type).
+    :param aws_conn_id: the AWS connection for the job table and settings, and the one that signs Neptune
+        requests unless the Neptune connection's extra names another. None: boto3's default chain.
+    :param region_name: AWS region of the job table and settings (and the signing region when the Neptune
+        connection names none). None: the connection's.
+    :param verify: TLS verification of the AWS calls (as the Amazon provider's operators take it).
+    :param botocore_config: botocore ``Config`` keyword arguments for the AWS calls.
     """
 
-    template_fields: Sequence[str] = (
-        "job_id",
-        "source",
-        "iam_role_arn",
-        "dataset",
-        "output_bucket",
-        "source_format",
-        "region",
-        "neptune_conn_id",
+    template_fields: Sequence[str] = tuple(
+        sorted(
+            {
+                "aws_conn_id",
+                "region_name",
+                "verify",
+                "job_id",
+                "source",
+                "iam_role_arn",
+                "dataset",
+                "output_bucket",
+                "source_format",
+                "region",
+                "neptune_conn_id",
+            }
+        )
     )
     ui_color = "#8fbfe8"
     operator_extra_links = (NeptuneLoadStatusLink(),)
@@ -72,6 +89,9 @@ class NeptuneBulkLoadOperator(BaseOperator):
         region: str | None = None,
         neptune_conn_id: str = "neptune_default",
         aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -84,17 +104,32 @@ class NeptuneBulkLoadOperator(BaseOperator):
         self.region = region
         self.neptune_conn_id = neptune_conn_id
         self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
 
     # -- collaborators ----------------------------------------------------------------------------------
     def _metadata(self) -> Any:
         from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
 
-        return JobMetadataHook(aws_conn_id=self.aws_conn_id)
+        return JobMetadataHook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
 
     def _neptune(self, cluster_endpoint: str | None = None) -> Any:
         from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderHook
 
-        return NeptuneLoaderHook(self.neptune_conn_id, cluster_endpoint=cluster_endpoint)
+        return NeptuneLoaderHook(
+            self.neptune_conn_id,
+            cluster_endpoint=cluster_endpoint,
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
 
     # -- parameters -------------------------------------------------------------------------------------
     def job_settings(self, record: Mapping[str, Any] | None) -> Any:

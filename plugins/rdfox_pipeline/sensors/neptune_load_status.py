@@ -12,7 +12,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from rdfox_pipeline.compat import AirflowException, AirflowFailException, AirflowSensorTimeout
 from rdfox_pipeline.domain.legacy_stats import time_to_load_neptune
-from rdfox_pipeline.domain.neptune_stats import NeptuneStatusError, parse_neptune_status
+from rdfox_pipeline.domain.neptune_stats import NeptuneStats, NeptuneStatusError, parse_neptune_status
 from rdfox_pipeline.domain.settings import SETTINGS
 from rdfox_pipeline.domain.statuses import (
     NEPTUNE_ACTIVE_LOAD_STATUSES,
@@ -60,6 +60,12 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
     :param neptune_endpoint: the base URL the load was started on (templated; the NeptuneBulkLoadOperator's
         XCom ``neptune_endpoint``). Polled as is, the trigger included; a connection host naming another
         endpoint fails. None: the connection's host, else the job's NEPTUNE_CLUSTER_ENDPOINT setting.
+    :param aws_conn_id: the AWS connection for the job table, settings and cluster description, and the one
+        that signs Neptune requests unless the Neptune connection's extra names another.
+    :param region_name: AWS region of those calls (and the signing region when the Neptune connection names
+        none). None: the connection's.
+    :param verify: TLS verification of the AWS calls (as the Amazon provider's sensors take it).
+    :param botocore_config: botocore ``Config`` keyword arguments for the AWS calls.
     :param deferrable: wait in the triggerer (default) instead of holding a worker slot.
     :param poke_interval: seconds between polls; None (default): the job's NEPTUNE_LOAD_POLL_SECONDS.
     :param timeout: seconds to wait for the load; None (default): the job's NEPTUNE_LOAD_TIMEOUT_HOURS.
@@ -67,7 +73,19 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         task runs, before it defers or pokes; the trigger gets the interval and an absolute deadline.
     """
 
-    template_fields: Sequence[str] = ("load_id", "job_id", "neptune_conn_id", "neptune_endpoint")
+    template_fields: Sequence[str] = tuple(
+        sorted(
+            {
+                "aws_conn_id",
+                "region_name",
+                "verify",
+                "load_id",
+                "job_id",
+                "neptune_conn_id",
+                "neptune_endpoint",
+            }
+        )
+    )
     ui_color = "#c9e3f7"
     operator_extra_links = (NeptuneLoadStatusLink(),)
 
@@ -79,6 +97,9 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         neptune_conn_id: str = "neptune_default",
         neptune_endpoint: str | None = None,
         aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
         deferrable: bool = True,
         poke_interval: float | None = None,
         timeout: float | None = None,
@@ -96,6 +117,9 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         self.neptune_conn_id = neptune_conn_id
         self.neptune_endpoint = neptune_endpoint
         self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
         self.deferrable = deferrable
         self._started: float | None = None
         self._endpoint: str | None = None
@@ -117,11 +141,20 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         from rdfox_pipeline.hooks.neptune_loader import NeptuneEndpointError, NeptuneLoaderHook
 
         try:  # the connection's host needs no settings (nor AWS) at all
-            return NeptuneLoaderHook(self.neptune_conn_id).endpoint.base_url
+            return NeptuneLoaderHook(self.neptune_conn_id, **self._aws_hook_args()).endpoint.base_url
         except NeptuneEndpointError:
             pass  # no host (or no connection): the job's NEPTUNE_CLUSTER_ENDPOINT setting names it
         setting = self._job_settings().neptune_cluster_endpoint
-        return NeptuneLoaderHook(self.neptune_conn_id, cluster_endpoint=setting).endpoint.base_url
+        hook = NeptuneLoaderHook(self.neptune_conn_id, cluster_endpoint=setting, **self._aws_hook_args())
+        return hook.endpoint.base_url
+
+    def _aws_hook_args(self) -> dict[str, Any]:
+        return {
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name,
+            "verify": self.verify,
+            "config": self.botocore_config,
+        }
 
     def _job_settings(self) -> Any:
         """The job's settings: its recorded jobspec's overrides > SSM > environment > default (read once)."""
@@ -150,12 +183,13 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
             self.neptune_conn_id,
             cluster_endpoint=self._endpoint_url(),
             endpoint_origin=f"the endpoint Neptune load {self.load_id} was started on",
+            **self._aws_hook_args(),
         )
 
     def _metadata(self) -> Any:
         from rdfox_pipeline.hooks.job_metadata import JobMetadataHook
 
-        return JobMetadataHook(aws_conn_id=self.aws_conn_id)
+        return JobMetadataHook(**self._aws_hook_args())
 
     def _record(self, status: JobStatus, **fields: Any) -> None:
         if not self.job_id:
@@ -187,7 +221,8 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
 
         def client() -> Any:
             hook = AwsBaseHook(
-                aws_conn_id=self.aws_conn_id, client_type="neptune", region_name=settings.aws_default_region
+                client_type="neptune",
+                **{**self._aws_hook_args(), "region_name": self.region_name or settings.aws_default_region},
             )
             return hook.conn
 
@@ -215,17 +250,22 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
                 load_id=self.load_id,
                 neptune_conn_id=self.neptune_conn_id,
                 neptune_endpoint=endpoint,
-                poll_interval=self.poke_interval,
+                waiter_delay=self.poke_interval,
                 deadline=time.time() + self.timeout,
                 resume_not_before=resume_not_before(),
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout + self.poke_interval),
         )
 
-    def execute_complete(self, context: Any, event: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        if not event:
-            raise AirflowException(f"Neptune load {self.load_id}: the trigger sent no event")
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+
+        event = validate_execute_complete_event(event)
         if event.get("neptune_endpoint"):
             self._endpoint = str(event["neptune_endpoint"])  # fetch the errors where the trigger polled
         kind = event.get("status")
@@ -253,7 +293,21 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
 
         if self._started is None:
             self._started = time.monotonic()
-        payload = self._neptune().get_load_status(self.load_id, details=True)
+        from rdfox_pipeline.hooks.neptune_loader import NeptuneLoaderError
+
+        try:
+            payload = self._neptune().get_load_status(self.load_id, details=True)
+        except NeptuneLoaderError as exc:
+            # As the trigger does: throttling and other retryable answers are waited through until the
+            # timeout; a load Neptune forgot (404, after the hook asked again) fails for good.
+            if exc.status_code == 404:
+                raise AirflowFailException(
+                    f"Neptune load {self.load_id}: cannot read its status: {exc}"
+                ) from exc
+            if not exc.retryable or exc.status_code == 403:
+                raise
+            self.log.warning("Neptune load %s: transient error while polling: %s", self.load_id, exc)
+            return False
         overall = payload.get("overallStatus") or {}
         status = str(overall.get("status") or "")
         if status in NEPTUNE_ACTIVE_LOAD_STATUSES or not status:
@@ -267,7 +321,7 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
     def _finish(self, loader_status: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         raw = json.dumps(payload, sort_keys=True)
         if loader_status == NEPTUNE_TERMINAL_OK:
-            result = parse_neptune_status({**payload, "loadId": self.load_id}).to_dict()
+            result = self._completed_stats(payload)
             self.log.info(
                 "Neptune load %s completed: %s records (%s duplicates) in %ss",
                 self.load_id,
@@ -297,6 +351,16 @@ class NeptuneLoadStatusSensor(BaseSensorOperator):
         self._record(failure_job_status(loader_status), **fields)
         # The load is over and will not change: fail without the retries meant for reading its status.
         raise AirflowFailException(message)
+
+    def _completed_stats(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The stats of a completed load; a field of an unexpected type is left out, never a failed task."""
+        try:
+            return parse_neptune_status({**payload, "loadId": self.load_id}).to_dict()
+        except NeptuneStatusError as exc:
+            self.log.warning(
+                "Neptune load %s completed; its status has an unexpected field: %s", self.load_id, exc
+            )
+            return NeptuneStats(status=NEPTUNE_TERMINAL_OK, load_id=self.load_id).to_dict()
 
 
 def _utc(epoch: float) -> str:

@@ -1,7 +1,8 @@
 """Wait for the job's rdfox.log in S3 and turn it into the job's inference statistics.
 
 The log is at ``s3://<output>/<dataset>/<job_id>/rdfox.log`` (``register_job``'s ``rdfox_log_uri``). The wait
-defers to the Amazon provider's ``S3KeyTrigger``; the parsing is ``parse_rdfox_log``. A log that reads well
+is the Amazon provider's ``S3KeySensor`` (a poke, then its ``S3KeyTrigger`` with the connection, region,
+``verify`` and botocore config); the parsing is ``parse_rdfox_log``. A log that reads well
 gives INFERENCE_COMPLETE with ``rdfox_stats``; a truncated or failed one gives INFERENCE_FAILED with the
 parser's reason, and the task fails without retrying (the log will not change).
 """
@@ -9,11 +10,10 @@ parser's reason, and the task fails without retrying (the log will not change).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator
+from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -40,14 +40,18 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-class RdfoxLogSensor(BaseSensorOperator):
+class RdfoxLogSensor(S3KeySensor):
     """Deferrable wait for rdfox.log, then parse it into the job record; returns the stats.
 
+    The key comes from the registration at run time; the wait itself is ``S3KeySensor``'s (poke, then defer
+    to ``S3KeyTrigger``, or the poke loop when not deferrable).
+
     :param registration: ``register_job``'s XCom (templated; pass ``register_job.output``).
-    :param aws_conn_id: AWS connection for S3 and the job table.
+    :param aws_conn_id: AWS connection for S3 and the job table (``region_name``, ``verify`` and
+        ``botocore_config`` as ``S3KeySensor`` takes them).
     """
 
-    template_fields = ("registration",)
+    template_fields: Sequence[str] = tuple(sorted({*S3KeySensor.template_fields, "registration"}))
     ui_color = "#fff3d6"
 
     def __init__(
@@ -61,54 +65,32 @@ class RdfoxLogSensor(BaseSensorOperator):
         kwargs.setdefault("poke_interval", 15)
         # publish has finished when the pod task succeeds, so the log is normally there at once.
         kwargs.setdefault("timeout", 3600)
-        super().__init__(**kwargs)
+        super().__init__(bucket_key="", aws_conn_id=aws_conn_id, deferrable=deferrable, **kwargs)
         self.registration = registration
-        self.aws_conn_id = aws_conn_id
-        self.deferrable = deferrable
 
     def _location(self) -> tuple[str, str]:
         if not isinstance(self.registration, Mapping) or "rdfox_log_uri" not in self.registration:
             raise ValueError("registration: expected register_job's XCom with job_id and rdfox_log_uri")
         return split_s3_uri(str(self.registration["rdfox_log_uri"]))
 
-    def _s3(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(aws_conn_id=self.aws_conn_id)
-
-    def poke(self, context: Context) -> bool:
-        bucket, key = self._location()
-        return bool(self._s3().check_for_key(key, bucket))
-
     def execute(self, context: Context) -> Any:
-        if self.poke(context):
-            return self._parse()
-        if not self.deferrable:
-            super().execute(context)
-            return self._parse()
-        from airflow.providers.amazon.aws.triggers.s3 import S3KeyTrigger
-
-        bucket, key = self._location()
-        self.log.info("Waiting for s3://%s/%s", bucket, key)
-        self.defer(
-            trigger=S3KeyTrigger(
-                bucket_name=bucket,
-                bucket_key=key,
-                aws_conn_id=self.aws_conn_id,
-                poke_interval=self.poke_interval,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
-        )
+        self.bucket_name, key = self._location()
+        self.bucket_key = [key]
+        self.log.info("Waiting for s3://%s/%s", self.bucket_name, key)
+        super().execute(context)  # returns once the key exists, or defers
+        return self._parse()
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        if not event or event.get("status") not in ("success", "running"):
+        from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+
+        event = validate_execute_complete_event(event)
+        if event.get("status") == "error":
             from rdfox_pipeline.compat import AirflowException
 
             # Not recorded here: an S3 error is worth a retry. A final failure is recorded by the job
             # tasks' failure callback (operators/failure_record.py), with this message.
-            message = (event or {}).get("message", "no event")
-            raise AirflowException(f"waiting for rdfox.log failed: {message}")
+            raise AirflowException(f"waiting for rdfox.log failed: {event.get('message')}")
+        super().execute_complete(context, event)
         return self._parse()
 
     def _record(self, status: str, **fields: Any) -> None:
@@ -121,6 +103,9 @@ class RdfoxLogSensor(BaseSensorOperator):
         )
         hook = JobMetadataHook(
             aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
             table_name=settings.job_table_name,
             delimiter=settings.job_id_delimeter,
         )
@@ -134,7 +119,7 @@ class RdfoxLogSensor(BaseSensorOperator):
         bucket, key = self._location()
         uri = f"s3://{bucket}/{key}"
         try:
-            raw = read_at_most(self._s3().get_conn(), bucket, key, MAX_LOG_BYTES)
+            raw = read_at_most(self.hook.get_conn(), bucket, key, MAX_LOG_BYTES)
         except ObjectTooLarge as exc:
             self._record("INFERENCE_FAILED", error_reason=str(exc), rdfox_log_uri=uri)
             raise AirflowFailException(str(exc)) from None

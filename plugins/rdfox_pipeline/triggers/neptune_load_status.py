@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -12,8 +13,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from rdfox_pipeline.domain.statuses import NEPTUNE_ACTIVE_LOAD_STATUSES
 from rdfox_pipeline.triggers.resume_floor import wait_for_resume_floor
 
-# Answers that polling again will never fix (e.g. 404 unknown load id, 400 bad request, 403 denied).
-_FATAL_HTTP = frozenset({400, 403, 404, 405})
+# Answers polling again will not fix even where the code is retryable: the hook's quick retries already
+# asked again (404 BulkLoadIdNotFoundException: Neptune forgot the load; 403 AccessDeniedException).
+_FATAL_HTTP = frozenset({403, 404})
 
 
 def progress_line(load_id: str, overall: Mapping[str, Any], waited_seconds: float | None = None) -> str:
@@ -40,33 +42,60 @@ def _number(value: Any) -> int:
 
 class NeptuneLoadStatusTrigger(BaseTrigger):
     """
-    Yield exactly one event: ``{"status": "terminal", "loader_status": ..., "payload": ...}`` when the load
-    reaches a terminal status, ``{"status": "timeout", ...}`` at the deadline, or ``{"status": "error", ...}``
-    on an answer that retrying cannot fix. Transient failures (5xx, 429, network) are logged and polled
-    through until the deadline.
+    Yield exactly one event, with ``status``, ``message`` and ``load_id`` as the Amazon provider's waiter
+    triggers do: ``{"status": "terminal", "loader_status": ..., "payload": ...}`` when the load reaches a
+    terminal status, ``{"status": "timeout", ...}`` at the deadline or after ``waiter_max_attempts`` polls,
+    or ``{"status": "error", ...}`` on an answer that retrying cannot fix. Transient failures (throttling,
+    5xx, network) are logged and polled through until then.
 
+    :param waiter_delay: seconds between polls (``poll_interval`` before; still taken, with a warning).
+    :param waiter_max_attempts: most polls; None: only the deadline limits the wait.
     :param neptune_endpoint: the base URL the load was started on (the sensor resolved it); polled as is. None
         (a trigger serialised before this argument existed): the connection's host.
     :param deadline: absolute epoch seconds; it survives a triggerer restart (a relative timeout would not).
+    :param aws_conn_id: the AWS connection that signs (IAM auth) unless the Neptune connection names another.
+    :param region_name: the signing region unless the Neptune connection names one.
+    :param verify: TLS verification of the AWS calls (STS) behind the signing credentials.
+    :param botocore_config: botocore ``Config`` keyword arguments for those calls.
     """
 
     def __init__(
         self,
         load_id: str,
         neptune_conn_id: str = "neptune_default",
-        poll_interval: float = 60.0,
+        waiter_delay: float = 60.0,
         deadline: float | None = None,
         timeout: float | None = None,
         resume_not_before: float | None = None,
         neptune_endpoint: str | None = None,
+        waiter_max_attempts: int | None = None,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+        poll_interval: float | None = None,
     ) -> None:
         super().__init__()
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be positive, got {poll_interval}")
+        if poll_interval is not None:  # the name before the provider's; triggers serialised with it resume
+            warnings.warn(
+                "NeptuneLoadStatusTrigger: poll_interval is deprecated, use waiter_delay",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            waiter_delay = poll_interval
+        if waiter_delay <= 0:
+            raise ValueError(f"waiter_delay must be positive, got {waiter_delay}")
+        if waiter_max_attempts is not None and waiter_max_attempts < 1:
+            raise ValueError(f"waiter_max_attempts must be at least 1, got {waiter_max_attempts}")
         self.load_id = load_id
         self.neptune_conn_id = neptune_conn_id
         self.neptune_endpoint = neptune_endpoint
-        self.poll_interval = float(poll_interval)
+        self.waiter_delay = float(waiter_delay)
+        self.waiter_max_attempts = waiter_max_attempts
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
         if deadline is None and timeout is not None:
             deadline = time.time() + float(timeout)
         self.deadline = deadline
@@ -79,9 +108,14 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
                 "load_id": self.load_id,
                 "neptune_conn_id": self.neptune_conn_id,
                 "neptune_endpoint": self.neptune_endpoint,
-                "poll_interval": self.poll_interval,
+                "waiter_delay": self.waiter_delay,
+                "waiter_max_attempts": self.waiter_max_attempts,
                 "deadline": self.deadline,
                 "resume_not_before": self.resume_not_before,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
             },
         )
 
@@ -96,6 +130,10 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
             max_attempts=2,
             backoff_base=0.5,
             backoff_max=5,
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
         )
 
     def _base_event(self, status: str, started: float) -> dict[str, Any]:
@@ -123,6 +161,7 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
                     yield TriggerEvent(
                         {
                             **self._base_event("terminal", started),
+                            "message": f"Neptune load {self.load_id} ended {loader_status}",
                             "loader_status": loader_status,
                             "payload": payload,
                         }
@@ -136,7 +175,7 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
                 yield TriggerEvent({**self._base_event("error", started), "message": str(exc)})
                 return
             except NeptuneLoaderError as exc:
-                if exc.status_code in _FATAL_HTTP:
+                if exc.status_code in _FATAL_HTTP or not exc.retryable:  # the code decides (neptune_errors)
                     await wait_for_resume_floor(self.resume_not_before)
                     yield TriggerEvent({**self._base_event("error", started), "message": str(exc)})
                     return
@@ -148,15 +187,16 @@ class NeptuneLoadStatusTrigger(BaseTrigger):
                     "Neptune load %s: error while polling: %s: %s", self.load_id, type(exc).__name__, exc
                 )
             remaining = None if self.deadline is None else self.deadline - time.time()
-            if remaining is not None and remaining <= 0:
+            out_of_attempts = self.waiter_max_attempts is not None and polls >= self.waiter_max_attempts
+            if out_of_attempts or (remaining is not None and remaining <= 0):
                 yield TriggerEvent(
                     {
                         **self._base_event("timeout", started),
                         "deadline": self.deadline,
-                        "message": f"load {self.load_id} still running at deadline",
+                        "message": f"load {self.load_id} still running at deadline"
+                        if not out_of_attempts
+                        else f"load {self.load_id} still running after {polls} polls",
                     }
                 )
                 return
-            await asyncio.sleep(
-                self.poll_interval if remaining is None else min(self.poll_interval, remaining)
-            )
+            await asyncio.sleep(self.waiter_delay if remaining is None else min(self.waiter_delay, remaining))
