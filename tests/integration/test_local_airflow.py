@@ -134,12 +134,12 @@ def test_submit_trigger_goes_to_the_stack_airflow_with_a_token(up: dict[str, Any
     env = stack.process_env()  # what `. airflow.env` gives: RDFOX_LOCAL_STATE_DIR, no URL, no token
     env.pop("AIRFLOW_URL", None)
     env.pop("AIRFLOW_API_TOKEN", None)
-    args = ("submit", "--dataset", "UI_DEFAULTS", "--cores", "1", "--memory", "1Gi", "--trigger")
+    args = ("submit", "--dataset", "UIDEFAULTS", "--cores", "1", "--memory", "1Gi", "--trigger")
     submitted = _cli(*args, env=env)
     assert submitted.returncode == 0, submitted.stderr
     run_id = submitted.stdout.split(" run ", 1)[1].split(" ", 1)[0]
     run = services.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
-    assert run["conf"]["jobspec"]["dataset"] == "UI_DEFAULTS"
+    assert run["conf"]["jobspec"]["dataset"] == "UIDEFAULTS"
 
 
 def test_down_leaves_no_process(up: dict[str, Any]) -> None:
