@@ -51,7 +51,7 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
          "rdfox-pipeline jobs list --status NEPTUNE_LOAD_FAILED --limit 10"),
     ),
     "jobs orphans": (
-        ("jobs of SALES left CREATED for over 24 hours (never scheduled), marked SCHEDULE_FAILED",
+        ("jobs of SALES left CREATED for over a week (a registration that died), marked SCHEDULE_FAILED",
          "rdfox-pipeline jobs orphans --dataset SALES --mark-failed"),
     ),
     "jobs import-legacy": (
