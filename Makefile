@@ -21,7 +21,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 TEMPLATES := deploy/cloudformation/pipeline.yaml deploy/cloudformation/mwaa.yaml
 
 # test-fast: unit and integration tests against local servers; no scheduler, no whole-DAG runs (docs/testing.md).
-.PHONY: install install-compat test test-fast test-compat lint demo bench mwaa-bundle mwaa-constraints deploy clean
+.PHONY: install install-compat test test-fast test-compat lint demo airflow bench mwaa-bundle mwaa-constraints deploy clean
 
 install: $(STAMP)
 
@@ -72,6 +72,12 @@ lint: install $(CHECKOV_STAMP)
 
 demo: install
 	$(BIN)/rdfox-pipeline local demo
+
+# The local stack with Airflow's UI: prints the URL and where the admin password is (AIRFLOW_PORT=8080 to fix
+# the port). `.venv/bin/rdfox-pipeline local down` stops it all.
+AIRFLOW_PORT ?=
+airflow: install
+	$(BIN)/rdfox-pipeline local up --airflow $(if $(AIRFLOW_PORT),--airflow-port $(AIRFLOW_PORT))
 
 bench: install
 	$(BIN)/python -m bench

@@ -12,12 +12,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from rdfox_local.k8s_emulator import logs as container_logs
+from rdfox_local.k8s_emulator import openapi, tables
 from rdfox_local.k8s_emulator.clock import rfc3339
 from rdfox_local.k8s_emulator.images import ImageMap
 from rdfox_local.k8s_emulator.kubelet import NODE_IP, NODE_NAME, PodRunner
@@ -39,6 +41,10 @@ RESOURCES = {
     ("apis/networking.k8s.io/v1", "networkpolicies"): ("NetworkPolicy", "networking.k8s.io/v1"),
 }
 API_GROUPS = {"apps": "apps/v1", "networking.k8s.io": "networking.k8s.io/v1"}
+SHORT_NAMES = {"pods": ["po"], "services": ["svc"], "deployments": ["deploy"], "networkpolicies": ["netpol"],
+               "events": ["ev"], "namespaces": ["ns"], "nodes": ["no"]}  # fmt: skip
+# Namespaces every cluster has; others exist once something was created in them (or the namespace itself).
+BUILTIN_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 
 
 def _normalise_secret(body: dict[str, Any]) -> None:
@@ -95,6 +101,28 @@ class Cluster:
         self.runners: dict[tuple[str, str], PodRunner] = {}
         self._lock = threading.Lock()
         self._audit_lock = threading.Lock()
+        self.started_at = rfc3339()
+        self.created_namespaces: dict[str, str] = {}  # name -> creationTimestamp (POST /api/v1/namespaces)
+
+    def namespaces(self) -> list[dict[str, Any]]:
+        """The built-in namespaces, those created, and those that hold objects: all Active."""
+        names = dict.fromkeys(BUILTIN_NAMESPACES, self.started_at)
+        for plural in {plural for _prefix, plural in RESOURCES}:
+            for obj in self.store.list(plural, None):
+                names.setdefault(obj["metadata"]["namespace"], obj["metadata"].get("creationTimestamp", ""))
+        names.update(self.created_namespaces)
+        return [self.namespace(name, created) for name, created in sorted(names.items())]
+
+    @staticmethod
+    def namespace(name: str, created: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "uid": f"namespace-{name}", "creationTimestamp": created,
+                         "labels": {"kubernetes.io/metadata.name": name}},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }  # fmt: skip
 
     def node(self) -> dict[str, Any]:
         return {
@@ -104,6 +132,7 @@ class Cluster:
                 "name": NODE_NAME,
                 "uid": "emulated-node",
                 "resourceVersion": "1",
+                "creationTimestamp": self.started_at,
                 "labels": {
                     "kubernetes.io/hostname": NODE_NAME,
                     "kubernetes.io/os": "linux",
@@ -116,6 +145,7 @@ class Cluster:
                 "allocatable": self.capacity.as_quantities(),
                 "addresses": [{"type": "InternalIP", "address": NODE_IP}],
                 "conditions": [{"type": "Ready", "status": "True"}],
+                "nodeInfo": {"kubeletVersion": "v1.31.0-rdfox-emulator", "operatingSystem": "linux"},
             },
         }
 
@@ -225,14 +255,33 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
             pass  # quiet: one line per poll would drown the emulator's log
 
         # --- plumbing -------------------------------------------------------------------------------------
-        def _send_json(self, code: int, body: Any) -> None:
+        def _send_json(self, code: int, body: Any, warnings: tuple[str, ...] | list[str] = ()) -> None:
             cluster.audit(self.command, self.path, code, body)
             data = json.dumps(body).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for warning in warnings:
+                self.send_header("Warning", f"299 - {json.dumps(warning)}")
             self.end_headers()
             self.wfile.write(data)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # http.server's own answers (a request line it cannot parse, a method without do_*) as a
+            # Kubernetes Status, not an HTML page. It could not read the request, so the connection closes.
+            try:
+                reason = HTTPStatus(code).phrase.replace(" ", "")
+            except ValueError:
+                reason = "Unknown"
+            body = ApiError(code, reason, message or explain or reason).body()
+            data = json.dumps(body).encode()
+            self.send_response(code, message)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
         def _stream(self, chunks: Iterator[bytes], content_type: str) -> None:
             self.send_response(200)
@@ -249,23 +298,42 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
 
-        def _body(self) -> Any:
+        def _read_body(self) -> bytes:
+            """The whole request body, read before any answer: bytes left unread on a keep-alive
+            connection would be parsed as the next request (an error page nobody asked for)."""
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                chunks = []
+                while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
             length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            if not raw:
+            return self.rfile.read(length) if length else b""
+
+        def _body(self) -> Any:
+            if not self._raw_body:
                 return None
             try:
-                return json.loads(raw)
+                return json.loads(self._raw_body)
             except ValueError:
                 raise ApiError(400, "BadRequest", "request body is not JSON") from None
 
         def _dispatch(self, method: str) -> None:
+            try:
+                self._raw_body = self._read_body()
+            except ValueError:
+                self.close_connection = True
+                return self._send_json(400, ApiError(400, "BadRequest", "malformed chunked body").body())
             try:
                 parts, query = _query(self.path)
                 self._route(method, parts, query)
             except ApiError as exc:
                 self._send_json(exc.code, exc.body())
             except SelectorError as exc:
+                self._send_json(400, ApiError(400, "BadRequest", str(exc)).body())
+            except openapi.FieldValidationError as exc:
                 self._send_json(400, ApiError(400, "BadRequest", str(exc)).body())
 
         def do_GET(self) -> None:
@@ -297,19 +365,13 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
                 )
             if prefix == "api/v1" and rest[:1] == ["nodes"]:
                 return self._nodes(rest[1:])
+            if prefix == "api/v1" and (
+                rest == ["namespaces"] or (len(rest) == 2 and rest[0] == "namespaces")
+            ):
+                return self._namespaces(method, rest[1:], query)
             namespace: str | None = None
             if rest[:1] == ["namespaces"] and len(rest) >= 2:
                 namespace, rest = rest[1], rest[2:]
-                if not rest:
-                    return self._send_json(
-                        200,
-                        {
-                            "apiVersion": "v1",
-                            "kind": "Namespace",
-                            "metadata": {"name": namespace},
-                            "status": {"phase": "Active"},
-                        },
-                    )
             if not rest or (prefix, rest[0]) not in RESOURCES:
                 raise ApiError(
                     404, "NotFound", f"the server could not find the requested resource {self.path}"
@@ -320,18 +382,19 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
                     return self._list(prefix, plural, namespace, query)
                 if method == "POST" and namespace:
                     body = self._body() or {}
+                    warnings = self._check_fields(prefix, plural, body, query)
                     created = (
                         cluster.create_pod(namespace, body)
                         if plural == "pods"
                         else cluster.create(plural, namespace, body)
                     )
-                    return self._send_json(201, created)
+                    return self._send_json(201, created, warnings)
             elif namespace and len(rest) in (2, 3):
                 name, sub = rest[1], (rest[2] if len(rest) == 3 else None)
                 if sub == "log" and plural == "pods" and method == "GET":
                     return self._log(namespace, name, query)
                 if sub in (None, "status"):
-                    return self._object(method, plural, namespace, name)
+                    return self._object(method, prefix, plural, namespace, name, query)
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {self.path}")
 
         def _discovery(self, parts: list[str]) -> bool:
@@ -380,31 +443,24 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
                     {
                         "kind": "APIResourceList",
                         "groupVersion": group,
-                        "resources": [
-                            {
-                                "name": plural,
-                                "namespaced": True,
-                                "kind": kind,
-                                "verbs": ["create", "delete", "get", "list"],
-                            }
-                            for (prefix, plural), (kind, _v) in RESOURCES.items()
-                            if prefix == "/".join(parts)
-                        ],
+                        "resources": _api_resources("/".join(parts)),
                     },
                 )
+            elif parts == ["openapi", "v3"]:
+                self._send_json(200, openapi.discovery())
+            elif parts[:2] == ["openapi", "v3"] and "/".join(parts[2:]) in openapi.documents():
+                self._send_json(200, openapi.documents()["/".join(parts[2:])])
             else:
                 return False
             return True
 
         def _nodes(self, rest: list[str]) -> None:
-            node = cluster.node()
+            query = _query(self.path)[1]
             if not rest:
-                return self._send_json(
-                    200, {"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": [node]}
-                )
+                return self._send_objects("Node", "v1", [cluster.node()], query)
             if rest[0] != NODE_NAME:
                 raise ApiError(404, "NotFound", f'nodes "{rest[0]}" not found')
-            return self._send_json(200, node)
+            return self._send_objects("Node", "v1", [cluster.node()], query, single=True)
 
         def _list(self, prefix: str, plural: str, namespace: str | None, query: dict[str, str]) -> None:
             kind, version = RESOURCES[(prefix, plural)]
@@ -417,9 +473,28 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
             if _flag(query, "watch"):
                 return self._watch(plural, namespace, matches, query)
             items = cluster.store.list(plural, namespace, matches)
+            self._send_objects(kind, version, items, query)
+
+        def _send_objects(
+            self,
+            kind: str,
+            version: str,
+            items: list[dict[str, Any]],
+            query: dict[str, str],
+            single: bool = False,
+        ) -> None:
+            """A list (or one object) as JSON, or as the Table that `kubectl get` asks for."""
             for item in items:
                 item.setdefault("apiVersion", version)
                 item.setdefault("kind", kind)
+            if tables.wants_table(self.headers.get("Accept")):
+                include = query.get("includeObject") or "Metadata"
+                version_now = str(cluster.store.version)
+                return self._send_json(
+                    200, tables.table(kind, items, resource_version=version_now, include_object=include)
+                )
+            if single:
+                return self._send_json(200, items[0])
             self._send_json(
                 200,
                 {
@@ -429,6 +504,36 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
                     "items": items,
                 },
             )
+
+        def _check_fields(self, prefix: str, plural: str, body: Any, query: dict[str, str]) -> list[str]:
+            # Only when the client asks (kubectl does): the Python client never does, and loading the
+            # schemas costs seconds once.
+            directive = query.get("fieldValidation")
+            if not directive:
+                return []
+            kind, version = RESOURCES[(prefix, plural)]
+            return openapi.check_fields(kind, version, body, directive)
+
+        def _namespaces(self, method: str, rest: list[str], query: dict[str, str]) -> None:
+            if method == "GET" and not rest:
+                return self._send_objects("Namespace", "v1", cluster.namespaces(), query)
+            if method == "GET":
+                found = [ns for ns in cluster.namespaces() if ns["metadata"]["name"] == rest[0]]
+                if not found:
+                    raise ApiError(404, "NotFound", f'namespaces "{rest[0]}" not found')
+                return self._send_objects("Namespace", "v1", found, query, single=True)
+            if method == "POST" and not rest:
+                body = self._body() or {}
+                name = (body.get("metadata") or {}).get("name") or ""
+                if not _NAME_RE.match(name) or len(name) > 63:
+                    raise ApiError(
+                        422, "Invalid", f"metadata.name: Invalid value: {name!r}: a DNS-1123 label"
+                    )
+                if any(ns["metadata"]["name"] == name for ns in cluster.namespaces()):
+                    raise ApiError(409, "AlreadyExists", f'namespaces "{name}" already exists')
+                cluster.created_namespaces[name] = rfc3339()
+                return self._send_json(201, cluster.namespace(name, cluster.created_namespaces[name]))
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {self.path}")
 
         def _watch(
             self,
@@ -464,18 +569,23 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
 
             self._stream(events(), "application/json")
 
-        def _object(self, method: str, plural: str, namespace: str, name: str) -> None:
+        def _object(
+            self, method: str, prefix: str, plural: str, namespace: str, name: str, query: dict[str, str]
+        ) -> None:
             if method == "GET":
                 try:
-                    return self._send_json(200, cluster.store.get(plural, namespace, name))
+                    obj = cluster.store.get(plural, namespace, name)
                 except NotFound:
                     raise ApiError(404, "NotFound", f'{plural} "{name}" not found') from None
+                kind, version = RESOURCES[(prefix, plural)]
+                return self._send_objects(kind, version, [obj], query, single=True)
             if method == "DELETE":
                 body = self._body() or {}
                 grace = body.get("gracePeriodSeconds")
                 return self._send_json(200, cluster.delete(plural, namespace, name, grace))
             if method == "PATCH":
                 patch = self._body()
+                warnings = self._check_fields(prefix, plural, patch, query)
                 content_type = self.headers.get("Content-Type", "application/merge-patch+json")
                 try:
                     updated = cluster.store.update(
@@ -485,7 +595,7 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
                     raise ApiError(404, "NotFound", f'{plural} "{name}" not found') from None
                 except ValueError as exc:
                     raise ApiError(422, "Invalid", str(exc)) from None
-                return self._send_json(200, updated)
+                return self._send_json(200, updated, warnings)
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {self.path}")
 
         def _log(self, namespace: str, name: str, query: dict[str, str]) -> None:
@@ -556,6 +666,31 @@ def make_handler(cluster: Cluster) -> type[BaseHTTPRequestHandler]:
         return "running" in _container_state(pod, container)
 
     return Handler
+
+
+def _api_resources(prefix: str) -> list[dict[str, Any]]:
+    """The APIResourceList entries of one group version: what kubectl resolves `get <name>` with."""
+    served = [
+        (plural, kind, True, ["create", "delete", "get", "list", "patch", "watch"])
+        for (group_version, plural), (kind, _v) in RESOURCES.items()
+        if group_version == prefix
+    ]
+    if prefix == "api/v1":
+        served += [
+            ("namespaces", "Namespace", False, ["create", "get", "list"]),
+            ("nodes", "Node", False, ["get", "list"]),
+        ]
+    return [
+        {
+            "name": plural,
+            "singularName": kind.lower(),
+            "namespaced": namespaced,
+            "kind": kind,
+            "verbs": verbs,
+            **({"shortNames": SHORT_NAMES[plural]} if plural in SHORT_NAMES else {}),
+        }
+        for plural, kind, namespaced, verbs in served
+    ]
 
 
 def _container_state(pod: Mapping[str, Any], container: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ processes, the AWS resources the pipeline needs, and the Airflow environment tha
 State lives in one directory (default ``.rdfox-local/`` in the current directory):
 
 ```
-state.json     pids, ports, URLs of what ``up`` started; resource names (no secrets)
+state.json     pids, ports, URLs of what ``up`` started (and ``up --airflow``); resource names (no secrets)
 airflow.env    KEY=VALUE lines: AIRFLOW_HOME, the connections, AWS_ENDPOINT_URL, ...
 airflow/       AIRFLOW_HOME (sqlite database, logs)
 logs/          one log per server
@@ -101,6 +101,11 @@ def repo_root() -> Path:
 class StackState:
     servers: dict[str, ServerProcess] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
+    # The Airflow services of `up --airflow`, as rdfox_local.stack.airflow_services records them ({} if none).
+    airflow: dict[str, Any] = field(default_factory=dict)
+
+    def airflow_processes(self) -> list[ServerProcess]:
+        return [ServerProcess.from_json(p) for p in self.airflow.get("processes", {}).values()]
 
     @classmethod
     def load(cls, path: Path) -> StackState:
@@ -111,10 +116,12 @@ class StackState:
             servers = {n: ServerProcess.from_json(s) for n, s in data.get("servers", {}).items()}
         except (ValueError, KeyError, TypeError) as exc:
             raise StackError(f"{path} is not a local stack state file ({exc}); remove it") from None
-        return cls(servers, dict(data.get("resources", {})))
+        return cls(servers, dict(data.get("resources", {})), dict(data.get("airflow", {})))
 
     def save(self, path: Path) -> None:
         data = {"servers": {n: s.to_json() for n, s in self.servers.items()}, "resources": self.resources}
+        if self.airflow:
+            data["airflow"] = self.airflow
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2) + "\n")
         tmp.replace(path)
@@ -411,6 +418,8 @@ class LocalStack:
             "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
             "AWS_DEFAULT_REGION": REGION,
             "RDFOX_PIPELINE_JOBSPEC_QUEUE_URL": str(state.resources.get("jobspec_queue_url", "")),
+            # Where `submit --trigger` finds this stack's Airflow (URL and login) when given no --airflow-url.
+            "RDFOX_LOCAL_STATE_DIR": str(self.state_dir),
             # No KUBECONFIG: the pod operator would turn it into a config_dict for its trigger, and the
             # trigger's hook refuses a config_dict next to the connection's kube_config_path.
         }
@@ -466,5 +475,8 @@ class LocalStack:
 
     @staticmethod
     def _stop(state: StackState) -> list[str]:
-        # Reverse order: the Kubernetes emulator (and its pods) first, moto last.
-        return [s.name for s in reversed(list(state.servers.values())) if stop_server(s)]
+        # Airflow first (its tasks talk to the servers), then in reverse order: the Kubernetes emulator (and
+        # its pods) first, moto last.
+        airflow = [p.name for p in reversed(state.airflow_processes()) if stop_server(p, 20.0)]
+        state.airflow = {}
+        return airflow + [s.name for s in reversed(list(state.servers.values())) if stop_server(s)]

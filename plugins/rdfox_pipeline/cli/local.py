@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from rdfox_pipeline.cli.main import CliError
@@ -14,7 +15,7 @@ from rdfox_pipeline.cli.main import CliError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser(
-        "local", help="the embedded local stack: moto, the Neptune and Kubernetes emulators, Airflow settings"
+        "local", help="everything on this machine: AWS, Neptune and Kubernetes stand-ins, Airflow and its UI"
     )
     verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -28,9 +29,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         )
         return parser
 
-    add("up", "start the stack (idempotent) and write <state-dir>/airflow.env").set_defaults(
-        handler=up_command
+    up = add("up", "start the stack (idempotent) and write <state-dir>/airflow.env; --airflow: and the UI")
+    up.add_argument(
+        "--airflow",
+        action="store_true",
+        help="also start Airflow (api-server, scheduler, dag-processor, triggerer) and print the UI's URL",
     )
+    up.add_argument(
+        "--airflow-port", type=int, metavar="PORT", help="with --airflow: the UI's port (default: a free one)"
+    )
+    up.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="with --airflow: no login, everyone is an admin (default: user admin, generated password)",
+    )
+    up.set_defaults(handler=up_command)
     down = add("down", "stop exactly the processes `up` started")
     down.add_argument("--purge", action="store_true", help="also delete the state directory")
     down.set_defaults(handler=down_command)
@@ -54,12 +67,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def up_command(args: argparse.Namespace) -> int:
     from rdfox_local.stack.stack import LocalStack, StackError
 
+    if not args.airflow and (args.airflow_port is not None or args.no_auth):
+        raise CliError("--airflow-port and --no-auth need --airflow")
+    if args.airflow_port is not None and not 1024 <= args.airflow_port <= 65535:
+        raise CliError(f"--airflow-port must be between 1024 and 65535, got {args.airflow_port}")
     try:
         stack = LocalStack(args.state_dir)
+        if args.airflow:
+            from rdfox_local.stack.airflow_services import DAG_ID, check_airflow_port, start_airflow
+
+            check_airflow_port(stack, args.airflow_port)  # before anything starts
         stack.up()
-    except (StackError, TimeoutError, RuntimeError) as exc:
+        if args.airflow:
+            services = start_airflow(stack, port=args.airflow_port, auth=not args.no_auth)
+    except (StackError, TimeoutError, RuntimeError, OSError) as exc:
         raise CliError(str(exc)) from None
     print(f"environment for Airflow: set -a; . {stack.env_file}; set +a")
+    if args.airflow:
+        print(f"Airflow UI: {services.api_url}/dags/{DAG_ID}")
+        if services.auth:
+            print(f"  log in as admin; the password is in {services.password_file} (readable by you only)")
+        else:
+            print("  no login: everyone is an admin (--no-auth)")
+        print(f"  stop everything: rdfox-pipeline local down --state-dir {args.state_dir}")
     return 0
 
 
@@ -76,14 +106,25 @@ def down_command(args: argparse.Namespace) -> int:
 
 
 def status_command(args: argparse.Namespace) -> int:
+    from rdfox_local.stack.airflow_services import AirflowServices
     from rdfox_local.stack.stack import LocalStack, StackError
 
     try:
-        status = LocalStack(args.state_dir).status()
+        stack = LocalStack(args.state_dir)
+        status = stack.status()
+        services = AirflowServices.attach(stack)
     except StackError as exc:
         raise CliError(str(exc)) from None
+    status["airflow"] = services.status() if services else None
     print(json.dumps(status, indent=2))
-    return 0 if status["up"] else 1
+    if services and status["airflow"]["dag_paused"]:
+        print(
+            f"note: the DAG {status['airflow']['dag_id']} is paused: uploads and triggered runs wait and "
+            f"none runs; unpause it in the UI ({services.api_url})",
+            file=sys.stderr,
+        )
+    airflow_down = services is not None and not status["airflow"]["up"]
+    return 0 if status["up"] and not airflow_down else 1
 
 
 def demo_command(args: argparse.Namespace) -> int:

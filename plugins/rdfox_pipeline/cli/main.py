@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from rdfox_pipeline.cli.help_text import describe
+
 # Imported lazily so that ``rdfox-pipeline jobspec validate`` does not pay for Airflow or boto3.
 VERB_GROUPS = (
     "jobspec", "log", "jobs", "pod", "reason", "sample", "local", "submit", "endpoint", "neptune", "settings",
@@ -18,7 +20,7 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rdfox-pipeline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="rdfox-pipeline")
     subparsers = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     for name in VERB_GROUPS:
         try:
@@ -28,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # verb group not built yet (development); see docs/ARCHITECTURE.md
         module.register(subparsers)
+    describe(parser)  # the users' description and every verb's example (cli/help_text.py)
     return parser
 
 

@@ -12,6 +12,10 @@ Two ways to start the job, never both (that would run it twice):
   jobspec inline in the run's conf, so that no upload can start a second run; the job record keeps the
   jobspec as run. ``--wait`` then prints each task's state changes until the run ends. The bearer token
   comes from ``AIRFLOW_API_TOKEN`` (never from the command line, where ``ps`` would show it).
+
+Which Airflow: ``--airflow-url``, else ``$AIRFLOW_URL``, else the local stack's (``local up --airflow``, in
+``$RDFOX_LOCAL_STATE_DIR`` or ./.rdfox-local), else http://localhost:8080. For the local stack's Airflow the
+token, unless ``AIRFLOW_API_TOKEN`` gives one, is asked for with the admin password the stack keeps.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from rdfox_pipeline.cli.main import CliError
 DAG_ID = "rdfox_neptune_pipeline"
 TOKEN_ENV = "AIRFLOW_API_TOKEN"  # noqa: S105  # nosec B105
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+DEFAULT_AIRFLOW_URL = "http://localhost:8080"
+LOCAL_STATE_DIR_ENV = "RDFOX_LOCAL_STATE_DIR"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,8 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--airflow-url",
-        default=os.environ.get("AIRFLOW_URL", "http://localhost:8080"),
-        help="Airflow's base URL (default: $AIRFLOW_URL or http://localhost:8080)",
+        default=None,
+        help="Airflow's base URL (default: $AIRFLOW_URL, else the local stack's Airflow if it runs, "
+        "else http://localhost:8080)",
     )
     parser.add_argument(
         "--wait", action="store_true", help="with --trigger: wait for the run and print progress"
@@ -169,6 +176,36 @@ class AirflowApi:
         return {ti["task_id"]: str(ti.get("state")) for ti in data.get("task_instances", [])}
 
 
+def airflow_endpoint(url: str | None) -> tuple[str, str | None]:
+    """The Airflow URL and bearer token to use (module docstring: the order they are looked for in)."""
+    url = url or os.environ.get("AIRFLOW_URL")
+    token = os.environ.get(TOKEN_ENV)
+    local = _local_airflow()
+    if local is None or (url and url.rstrip("/") != local.api_url):
+        return url or DEFAULT_AIRFLOW_URL, token
+    if token is None:
+        try:
+            token = local.token()
+        except (OSError, ValueError, KeyError) as exc:
+            raise CliError(f"cannot log in to the local stack's Airflow at {local.api_url}: {exc}") from None
+    return local.api_url, token
+
+
+def _local_airflow() -> Any:
+    """The local stack's running Airflow (rdfox_local.stack.airflow_services.AirflowServices), or None."""
+    try:
+        from rdfox_local.stack.airflow_services import AirflowServices
+        from rdfox_local.stack.stack import DEFAULT_STATE_DIR, LocalStack, StackError
+    except ImportError:  # the CLI without the local stack (rdfox_local not installed)
+        return None
+    try:
+        stack = LocalStack(os.environ.get(LOCAL_STATE_DIR_ENV) or DEFAULT_STATE_DIR)
+        services = AirflowServices.attach(stack)
+    except StackError:
+        return None
+    return services if services is not None and services.is_up() else None
+
+
 def wait_for_run(api: AirflowApi, run_id: str, timeout: float, poll: float = 3.0) -> str:
     """Print each task's state changes until the run ends; returns the run's final state."""
     started = time.monotonic()
@@ -203,7 +240,7 @@ def submit_command(args: argparse.Namespace) -> int:
     if uploading:
         print(f"uploaded {upload(jobspec, settings)}")
         return 0
-    api = AirflowApi(args.airflow_url, os.environ.get(TOKEN_ENV))
+    api = AirflowApi(*airflow_endpoint(args.airflow_url))
     run_id = api.trigger({"jobspec": jobspec})
     print(f"triggered {DAG_ID} run {run_id} (dataset {jobspec['dataset']}, jobspec {jobspec['name']})")
     if not args.wait:
