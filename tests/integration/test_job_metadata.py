@@ -289,8 +289,9 @@ def test_late_writers_racing_the_finish_never_move_it_back(table: str) -> None:
             for _ in range(50):  # the late writers may move the status away from what we expect: retry
                 try:
                     rec = hook.record_status(
-                        job_id, "SUCCESS_NOTIFICATION_SENT", allowed_from=["NEPTUNE_LOAD_COMPLETED",
-                                                                            "NEPTUNE_LOAD_IN_PROGRESS"]
+                        job_id,
+                        "SUCCESS_NOTIFICATION_SENT",
+                        allowed_from=["NEPTUNE_LOAD_COMPLETED", "NEPTUNE_LOAD_IN_PROGRESS"],
                     )
                 except UnexpectedJobStatus:
                     continue

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
 
+from rdfox_pipeline.links import JobOutputsLink, RdfoxLogLink
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -49,6 +51,7 @@ class RdfoxLogSensor(BaseSensorOperator):
 
     template_fields = ("registration",)
     ui_color = "#fff3d6"
+    operator_extra_links = (RdfoxLogLink(), JobOutputsLink())
 
     def __init__(
         self,
