@@ -83,11 +83,12 @@ class JobNotificationOperator(SnsPublishOperator):
     its status and its record gets ``notification_error`` and ``notification_failures``; the task fails.
     """
 
+    # job_summary first: the UI lists the rendered fields in this order, and it is what a person looks for.
     template_fields: Sequence[str] = (
+        "job_summary",
         *SnsPublishOperator.template_fields,
         "job_id",
         "table_name",
-        "job_summary",
     )
     template_fields_renderers = {"job_summary": "json"}
     # ``job_summary`` is filled in by execute: Airflow stores the rendered fields again once the task ended
