@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
+from rdfox_pipeline.run_form import form_params
 
 DAG_ID = "rdfox_neptune_pipeline"
 POOL = "rdfox_pods"
@@ -25,10 +26,11 @@ DEFAULT_MAX_ACTIVE_RUNS = 8
 DOC_MD = """
 ### RDFox -> Neptune pipeline
 
-One run = one job. The jobspec comes from the run's conf (`jobspec`, inline) or from an S3 location
-(`jobspec_uri`). Uploads of `<dataset>/<name>.rdfoxjob.json` to the input bucket (asset watcher on the
-bucket's SQS notification queue) start an asset-triggered run that runs no job itself: it starts one run
-`upload__<key>__<digest>` per uploaded jobspec, with its `jobspec_uri`.
+One run = one job. The jobspec comes from the trigger form's fields (dataset, cores, memory, ...), or whole
+from the run's conf (`jobspec`, inline) or from an S3 location (`jobspec_uri`), never mixed with the fields.
+Uploads of `<dataset>/<name>.rdfoxjob.json` to the input bucket (asset watcher on the bucket's SQS queue)
+start an asset-triggered run that runs no job itself: it starts one run `upload__<key>__<digest>` per
+uploaded jobspec, with its `jobspec_uri`.
 
 | task | what | job status |
 | --- | --- | --- |
@@ -45,16 +47,6 @@ bucket's SQS notification queue) start an asset-triggered run that runs no job i
 
 Job records: DynamoDB (JOB_TABLE_NAME); settings: SSM `/parameter/pipeline_control/`, then environment.
 """
-
-JOBSPEC_DESCRIPTION = (
-    "The jobspec itself, as a JSON object (new form, e.g. "
-    '{"dataset": "SAMPLE", "resources": {"cores": 2, "memory": "2Gi"}}, or the old flat form). '
-    "Leave empty ({}) to give jobspec_uri instead."
-)
-JOBSPEC_URI_DESCRIPTION = (
-    "Where the jobspec is, when it is not given inline: s3://<bucket>/<dataset>/<name>.rdfoxjob.json, "
-    "<dataset>/<name>.rdfoxjob.json in the input bucket. The run waits (deferred) until the object exists."
-)
 
 
 def _max_active_runs() -> int:
@@ -103,18 +95,8 @@ with DAG(
     max_active_tasks=16,
     tags=["rdfox", "neptune", "reasoning"],
     default_args={"owner": "rdfox-pipeline", "retries": 0, "retry_delay": timedelta(minutes=1)},
-    params={
-        "jobspec": Param(
-            {}, type=["object", "null"], title="Jobspec (inline)", description=JOBSPEC_DESCRIPTION
-        ),
-        "jobspec_uri": Param(
-            "",
-            type=["string", "null"],
-            title="Jobspec location",
-            description=JOBSPEC_URI_DESCRIPTION,
-            pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+|[A-Za-z0-9][^:\s]*)?$",
-        ),
-    },
+    # The trigger form: plain fields, then a whole jobspec in an advanced section (rdfox_pipeline/run_form.py)
+    params=form_params(),
     render_template_as_native_obj=True,
 ) as dag:
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator

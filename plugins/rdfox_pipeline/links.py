@@ -7,6 +7,7 @@ How links work in Airflow 3: when a task ends (also when it defers), the *worker
 never put a secret in the URL: every link below returns ``""`` (a greyed-out button) when it cannot tell.
 
 - ``JobOutputsLink``: the S3 console at the job's output prefix ``s3://<output>/<dataset>/<job_id>/``;
+- ``RdfoxLogLink``: rdfox.log in the S3 console (``register_job``'s ``rdfox_log_uri``): what RDFox said;
 - ``NeptuneLoadStatusLink``: the loader status endpoint ``<cluster>/loader/<loadId>?details=true&errors=true``
   (it answers only inside the cluster's VPC, and wants SigV4 when the cluster uses IAM auth);
 - ``RdfoxPodLink``: the pod in the EKS console (EKS route only: the plain Kubernetes route has no console).
@@ -47,6 +48,16 @@ def s3_console_url(uri: str, region: str | None = None) -> str:
         query["prefix"] = prefix
     suffix = f"?{urlencode(query)}" if query else ""
     return f"{AWS_CONSOLE}/s3/buckets/{quote(bucket, safe='')}{suffix}"
+
+
+def s3_object_console_url(uri: str, region: str | None = None) -> str:
+    """The S3 console's page of one object (its properties, with Download and Open)."""
+    bucket, key = split_s3_uri(uri)
+    if not key or key.endswith("/"):
+        raise ValueError(f"not an object's s3:// URI: {uri!r}")
+    query = {"region": region} if region else {}
+    query["prefix"] = key
+    return f"{AWS_CONSOLE}/s3/object/{quote(bucket, safe='')}?{urlencode(query)}"
 
 
 def neptune_load_status_url(base_url: str, load_id: str) -> str:
@@ -118,6 +129,19 @@ class JobOutputsLink(_SafeLink):
         return s3_console_url(str(registration["output_prefix"]), _region(operator))
 
 
+class RdfoxLogLink(_SafeLink):
+    """The job's rdfox.log in the S3 console, from ``register_job``'s registration (published by the pod,
+    also when the reasoning failed)."""
+
+    name = "rdfox.log (S3)"
+
+    def render(self, operator: Any, ti_key: Any) -> str | None:
+        registration = getattr(operator, "registration", None)
+        if not isinstance(registration, Mapping) or not registration.get("rdfox_log_uri"):
+            return None
+        return s3_object_console_url(str(registration["rdfox_log_uri"]), _region(operator))
+
+
 class NeptuneLoadStatusLink(_SafeLink):
     """Neptune's status endpoint of the task's load: the sensor's ``load_id``, or the id the load
     operator returned (its XCom)."""
@@ -154,4 +178,4 @@ class RdfoxPodLink(_SafeLink):
         return eks_pod_console_url(region, cluster, namespace, pod_name)
 
 
-ALL_LINKS = (JobOutputsLink(), NeptuneLoadStatusLink(), RdfoxPodLink())
+ALL_LINKS = (JobOutputsLink(), RdfoxLogLink(), NeptuneLoadStatusLink(), RdfoxPodLink())

@@ -29,11 +29,14 @@ reasons, `publish` uploads `data/` and `rdfox.log` under the job's output prefix
 Job record: `SCHEDULED` (pod name, worker node type), `INFERENCE_FAILED` with the pod's reason. An error that
 is not the pod's (before it exists, a record write) keeps the status and is retried once.
 
-Extra links: **Job outputs (S3)**, **RDFox pod (EKS)** (EKS route only). Failed pods are kept for diagnosis.
+Extra links: **Job outputs (S3)**, **rdfox.log (S3)**, **RDFox pod (EKS)** (EKS route only). Failed pods are
+kept for diagnosis.
 """,
     "parse_rdfox_log": """
 **Read rdfox.log** (deferrable wait for it in S3), parse it: facts, rules, timings, query counts.
 Job record: `INFERENCE_COMPLETE` with the statistics, or `INFERENCE_FAILED` with what the log says.
+
+Extra links: **rdfox.log (S3)**, **Job outputs (S3)**.
 """,
     "start_neptune_load": """
 **Start the Neptune bulk load** of the job's `data/` prefix (POST /loader). Idempotent: a retry reuses the
@@ -53,12 +56,17 @@ Extra link: **Neptune load status**.
 **Notify success**: claim the job's notification in its record, publish the job's summary to the
 `BULKLOAD_TOPIC` SNS topic, then record `SUCCESS_NOTIFICATION_SENT`. A retry (or a concurrent try) never
 publishes what was published; on a FIFO topic SNS deduplicates on job id + outcome.
+
+The run's summary: **Rendered Templates > job_summary** (job id, status, inferred and loaded triples, load id,
+output prefix), written when the task ends.
 """,
     "notify_failure": """
 **Notify failure** (runs when any task failed): publish the job's error summary to the SNS topic and
 record `ERROR_NOTIFICATION_SENT`. A job whose data loaded (only `notify` failed) gets its success summary
 instead, once. Also runs when no job could be registered. A failure no task recorded (a task marked failed,
 a lost worker) is recorded first: the failed task and the status it failed in.
+
+The run's summary, with the error reason: **Rendered Templates > job_summary**.
 """,
     "mark_run_failed": """
 **Mark the run failed** (runs when any task of the job failed, skipped otherwise): fails on purpose, so that

@@ -23,10 +23,12 @@ from rdfox_pipeline.links import (
     ALL_LINKS,
     JobOutputsLink,
     NeptuneLoadStatusLink,
+    RdfoxLogLink,
     RdfoxPodLink,
     eks_pod_console_url,
     neptune_load_status_url,
     s3_console_url,
+    s3_object_console_url,
     split_s3_uri,
 )
 from rdfox_pipeline.triggers.resume_floor import RESUME_FLOOR_ENV
@@ -52,6 +54,12 @@ def test_url_builders() -> None:
     )
     assert s3_console_url("s3://out") == "https://console.aws.amazon.com/s3/buckets/out"
     assert (
+        s3_object_console_url("s3://out/DS/DS_1/rdfox.log", "eu-west-2")
+        == "https://console.aws.amazon.com/s3/object/out?region=eu-west-2&prefix=DS%2FDS_1%2Frdfox.log"
+    )
+    with pytest.raises(ValueError, match="not an object's"):
+        s3_object_console_url("s3://out/DS/")
+    assert (
         neptune_load_status_url("https://db.cluster-x.eu-west-2.neptune.amazonaws.com:8182/", "a b/c")
         == "https://db.cluster-x.eu-west-2.neptune.amazonaws.com:8182/loader/a%20b%2Fc?details=true&errors=true"
     )
@@ -70,7 +78,10 @@ def test_links_are_attached_and_registered() -> None:
     def names(cls: Any) -> set[str]:
         return {link.name for link in cls.operator_extra_links}
 
-    assert names(RdfoxPodOperator) == {JobOutputsLink.name, RdfoxPodLink.name}
+    from rdfox_pipeline.sensors.rdfox_log import RdfoxLogSensor
+
+    assert names(RdfoxPodOperator) == {JobOutputsLink.name, RdfoxLogLink.name, RdfoxPodLink.name}
+    assert names(RdfoxLogSensor) == {RdfoxLogLink.name, JobOutputsLink.name}
     assert names(NeptuneBulkLoadOperator) == {NeptuneLoadStatusLink.name}
     assert names(NeptuneLoadStatusSensor) == {NeptuneLoadStatusLink.name}
     assert {link.name for link in RdfoxPipelinePlugin.operator_extra_links} == {
@@ -98,8 +109,12 @@ def test_pod_operator_links_from_its_registration_pod_and_settings(
         "job_id": "LINKS_2024-01-01_001",
         "jobspec": JOBSPEC,
         "output_prefix": "s3://out/LINKS/x/",
+        "rdfox_log_uri": "s3://out/LINKS/x/rdfox.log",
     }
     operator = _pod_operator(registration)
+    assert RdfoxLogLink().get_link(operator, ti_key=None) == (
+        "https://console.aws.amazon.com/s3/object/out?region=eu-west-2&prefix=LINKS%2Fx%2Frdfox.log"
+    )
     # Before the pod exists (e.g. registration failed): outputs known, no pod link (a greyed-out button).
     assert JobOutputsLink().get_link(operator, ti_key=None) == (
         "https://console.aws.amazon.com/s3/buckets/out?region=eu-west-2&prefix=LINKS%2Fx%2F"
@@ -118,6 +133,7 @@ def test_pod_operator_links_from_its_registration_pod_and_settings(
     assert RdfoxPodLink().get_link(plain, ti_key=None) == ""
     # A registration without outputs (a failed registration) renders nothing instead of failing the task.
     assert JobOutputsLink().get_link(_pod_operator({"job_id": "x", "jobspec": JOBSPEC}), ti_key=None) == ""
+    assert RdfoxLogLink().get_link(_pod_operator({"job_id": "x", "jobspec": JOBSPEC}), ti_key=None) == ""
 
 
 def _clear_ssm_settings() -> None:

@@ -96,6 +96,10 @@ def test_success_notification_is_published_and_recorded(table: str, topic_and_qu
     assert record["job_status"] == "SUCCESS_NOTIFICATION_SENT"
     assert record["notification"]["message_id"] == message_id
     assert record["notification"]["subject"] == envelope["Subject"]
+    # The run's headline figures, stored again as the task's rendered field when it ends (issue 16).
+    assert type(op).overwrite_rtif_after_execution is True and "job_summary" in op.template_fields
+    assert op.job_summary["status"] == "SUCCESS_NOTIFICATION_SENT"
+    assert (op.job_summary["job_id"], op.job_summary["loaded_triples"]) == (job_id, 41220091)
 
     # A retry of a finished job is skipped and publishes nothing more.
     from rdfox_pipeline.compat import AirflowSkipException
@@ -155,6 +159,8 @@ def test_failure_notification_uses_topic_setting_and_hides_credentials(
     assert envelope["MessageAttributes"]["outcome"]["Value"] == "failure"
     hook = JobMetadataHook(table_name=table, delimiter="_")
     assert hook.require_job(job_id)["job_status"] == "ERROR_NOTIFICATION_SENT"
+    assert op.job_summary["status"] == "ERROR_NOTIFICATION_SENT"
+    assert "[REDACTED]" in op.job_summary["error_reason"] and "wJalrXUtnFEMI" not in str(op.job_summary)
     with pytest.raises(JobAlreadyFinished):
         hook.record_status(job_id, "NEPTUNE_LOAD_COMPLETED")
 

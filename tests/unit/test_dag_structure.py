@@ -138,6 +138,11 @@ def test_params_schema(dag) -> None:
     assert "string" in schema_uri["type"] and schema_uri["title"] and uri_param.description
     # Defaults are empty: an asset-triggered run must not pick up an example jobspec.
     assert params["jobspec"] == {} and params["jobspec_uri"] == ""
+    # The form's own fields (issue 16) come first, empty too (tests/unit/test_run_request.py checks them).
+    from rdfox_pipeline.domain.run_request import FORM_FIELDS
+
+    assert list(params.keys()) == [*FORM_FIELDS, "jobspec", "jobspec_uri"]
+    assert not any(params[name] for name in FORM_FIELDS)
     jsonschema.validate("s3://rdfox-input/SAMPLE/demo.rdfoxjob.json", schema_uri)
     jsonschema.validate("SAMPLE/demo.rdfoxjob.json", schema_uri)
     with pytest.raises(jsonschema.ValidationError):

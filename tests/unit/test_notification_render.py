@@ -105,9 +105,7 @@ def failure_record() -> dict:
 
 def as_golden_text(note: Notification) -> str:
     return (
-        f"Subject: {note.subject}\n"
-        f"Attributes: {json.dumps(note.attributes, sort_keys=True)}\n"
-        f"\n{note.body}"
+        f"Subject: {note.subject}\nAttributes: {json.dumps(note.attributes, sort_keys=True)}\n\n{note.body}"
     )
 
 
@@ -184,8 +182,12 @@ def test_long_dataset_is_shortened_in_subject_keeping_date_and_sequence() -> Non
     subject = render_subject(job_id, dataset, "INFERENCE_FAILED", "failure")
     assert subject == "RDFox job failed (INFERENCE_FAILED): " + "A" * 45 + "..._2021-08-01_017"
     assert len(subject) == SUBJECT_LIMIT
-    subject = render_subject("MEDIUM-DATASET-NAME_2021-08-01_017", "MEDIUM-DATASET-NAME",
-                             "NEPTUNE_LOAD_DATA_FAILED_DUE_TO_FEED_MODIFIED_OR_DELETED", "failure")
+    subject = render_subject(
+        "MEDIUM-DATASET-NAME_2021-08-01_017",
+        "MEDIUM-DATASET-NAME",
+        "NEPTUNE_LOAD_DATA_FAILED_DUE_TO_FEED_MODIFIED_OR_DELETED",
+        "failure",
+    )
     assert subject == "RDFox job failed: MEDIUM-DATASET-NAME_2021-08-01_017"
     assert render_subject("Ünïcódé\nDS_2021-08-01_000", "Ünïcódé\nDS", "X", "success") == (
         "RDFox job succeeded: Unicode DS_2021-08-01_000"

@@ -31,9 +31,14 @@ MIN_MEMORY_BYTES_INTEGER = 256 * 2**20
 MAX_DATASET_LENGTH = 100
 
 _DATASET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# JSON-schema patterns (ECMA and Python alike) for the trigger form: what check_dataset, check_memory and
+# check_bucket accept, less what only a run can know (the job-id delimiter, the operator's caps).
+DATASET_PATTERN = rf"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_DATASET_LENGTH - 1}}}$"
+QUANTITY_PATTERN = r"^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+_BUCKET_RE = re.compile(BUCKET_PATTERN)
 _BUCKET_BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _QUANTITY_RE = re.compile(

@@ -1,9 +1,10 @@
 """Registering a job: find its jobspec, validate it, allocate the job id (status CREATED).
 
-A run gets its jobspec in one of two ways, checked in this order:
+A run gets its jobspec in one of three ways, checked in this order (``domain/run_request.py``):
 
-1. inline, as the run's ``jobspec`` param (the UI form, the REST API, ``airflow dags test -c``);
-2. by location, as the run's ``jobspec_uri`` param: ``s3://bucket/key`` or a key in the input bucket.
+1. inline, as the run's ``jobspec`` param (the REST API, ``airflow dags test -c``, the form's advanced part);
+2. by location, as the run's ``jobspec_uri`` param: ``s3://bucket/key`` or a key in the input bucket;
+3. built from the trigger form's fields (dataset, cores, memory, ...), which never mix with 1 or 2.
 
 An upload to the input bucket (S3 event -> SQS -> asset watcher -> asset-triggered run) becomes case 2: the
 asset-triggered run registers nothing itself (both tasks here skip) and starts one run per uploaded jobspec
@@ -16,6 +17,7 @@ error, and the task fails, so that only the failure notification runs: no pod, n
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -164,17 +166,22 @@ def _asset_events(context: Context) -> list[Any]:
     return out
 
 
-def inline_jobspec(context: Context) -> Mapping[str, Any] | None:
-    """The run's inline jobspec param, or None (an empty object counts as none)."""
-    params = context.get("params") or {}
-    value = params.get("jobspec")
-    if isinstance(value, str) and value.strip():
-        value = json.loads(value) if value.strip().startswith("{") else value
-    if isinstance(value, Mapping) and value:
-        return value
-    if value not in (None, {}, ""):
-        raise JobspecNotFound(f"jobspec: expected a JSON object, got {type(value).__name__}")
-    return None
+def inline_jobspec(context: Context) -> Mapping[str, Any] | str | None:
+    """The run's jobspec document, inline or built from the form's fields, or None (it names a location or
+    nothing). A form-built one is as if that JSON had been uploaded (``domain/run_request.py``)."""
+    from rdfox_pipeline.domain.run_request import resolve_run_request
+
+    return resolve_run_request(context.get("params") or {}).document
+
+
+def from_form(context: Context) -> bool:
+    """Whether the run's jobspec is built from the trigger form's fields (errors then name those fields)."""
+    from rdfox_pipeline.domain.run_request import RunRequestError, resolve_run_request
+
+    try:
+        return resolve_run_request(context.get("params") or {}).source == "form"
+    except RunRequestError:
+        return False
 
 
 def is_upload_dispatch(context: Context) -> bool:
@@ -233,11 +240,13 @@ class JobspecKeySensor(S3KeySensor):
 
         if is_upload_dispatch(context):
             raise AirflowSkipException("an upload run: start_upload_runs starts one run per uploaded jobspec")
+        from rdfox_pipeline.domain.run_request import RunRequestError
+
         try:
             if inline_jobspec(context) is not None:
-                raise AirflowSkipException("the jobspec is inline: nothing to wait for")
+                raise AirflowSkipException("the jobspec is inline or from the form: nothing to wait for")
             location = jobspec_location(context, _load_settings(self.aws_conn_id))
-        except JobspecNotFound as exc:
+        except (JobspecNotFound, RunRequestError) as exc:
             raise AirflowSkipException(
                 f"no usable jobspec location ({exc}); register_job reports it"
             ) from None
@@ -326,6 +335,10 @@ class RegisterJobOperator(BaseOperator):
             if input_bucket:
                 self._require_input(input_bucket, spec.dataset, settings.jobspec_name)
         except (JobSpecError, JobspecNotFound, ValueError) as exc:
+            if isinstance(exc, JobSpecError) and from_form(context):
+                from rdfox_pipeline.domain.run_request import form_error
+
+                exc = form_error(exc)  # named by the form's field: what the person filled in
             self._record_invalid(context, base, raw, location, dag_run_id, exc)
             # Fails the task without retries (the jobspec will not change): only notify_failure runs.
             raise AirflowFailException(str(exc)) from exc
@@ -424,6 +437,9 @@ class RegisterJobOperator(BaseOperator):
 
         reason = " ".join(str(error).split())[:1000]  # one line, bounded
         candidates = []
+        if isinstance(raw, str | bytes):  # JSON text (a REST client's conf): its dataset if it has one
+            with contextlib.suppress(ValueError):
+                raw = json.loads(raw)
         if isinstance(raw, Mapping):
             candidates += [raw.get("dataset"), raw.get("job_key")]
         if location is not None:

@@ -29,7 +29,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.providers.cncf.kubernetes.utils.pod_manager import OnFinishAction, PodPhase
 
 from rdfox_pipeline.compat import AirflowFailException
-from rdfox_pipeline.links import JobOutputsLink, RdfoxPodLink
+from rdfox_pipeline.links import JobOutputsLink, RdfoxLogLink, RdfoxPodLink
 from rdfox_pipeline.operators.pod_takeover import EarlierPodSucceeded
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class RdfoxPodOperator(EksPodOperator):
 
     template_fields = (*EksPodOperator.template_fields, "registration")
     ui_color = "#d6f5e3"
-    operator_extra_links = (JobOutputsLink(), RdfoxPodLink())
+    operator_extra_links = (JobOutputsLink(), RdfoxLogLink(), RdfoxPodLink())
 
     def __init__(
         self,

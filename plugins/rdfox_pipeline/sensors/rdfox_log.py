@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 
+from rdfox_pipeline.links import JobOutputsLink, RdfoxLogLink
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -53,6 +55,7 @@ class RdfoxLogSensor(S3KeySensor):
 
     template_fields: Sequence[str] = tuple(sorted({*S3KeySensor.template_fields, "registration"}))
     ui_color = "#fff3d6"
+    operator_extra_links = (RdfoxLogLink(), JobOutputsLink())
 
     def __init__(
         self,
