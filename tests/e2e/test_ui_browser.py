@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,71 +26,22 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 DATASET = "UIFORM"
-USER = "analyst"
+USER = "admin"  # the user `local up --airflow` creates
 RUN_TIMEOUT = 900
 SCREENSHOTS_ENV = "UI_SCREENSHOTS_DIR"
 
 
-def _airflow_class() -> type:
-    from rdfox_local.stack.airflow_services import AirflowServices
-
-    class PasswordAirflow(AirflowServices):
-        """``AirflowServices`` with a login (the simple auth manager's users file) instead of all-admins;
-        its REST calls carry a token for that user."""
-
-        def __init__(self, stack: Any, password: str) -> None:
-            super().__init__(stack)
-            self.password = password
-            self.passwords_file = Path(stack.state_dir) / "ui-test-passwords.json"
-            self.passwords_file.write_text(json.dumps({USER: password}))
-            self.passwords_file.chmod(0o600)
-            self._token: str | None = None
-
-        def environment(self) -> dict[str, str]:
-            env = super().environment()
-            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "False"
-            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = f"{USER}:admin"
-            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(self.passwords_file)
-            return env
-
-        def token(self) -> str:
-            if self._token is None:
-                body = json.dumps({"username": USER, "password": self.password}).encode()
-                request = urllib.request.Request(
-                    self.api_url + "/auth/token", data=body, headers={"Content-Type": "application/json"}
-                )
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    self._token = json.loads(response.read())["access_token"]
-            return self._token
-
-        def api(self, method: str, path: str, body: Any = None) -> Any:
-            data = json.dumps(body).encode() if body is not None else None
-            request = urllib.request.Request(
-                self.api_url + path,
-                data=data,
-                method=method,
-                headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token()}"},
-            )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read() or b"null")
-
-    return PasswordAirflow
-
-
 @pytest.fixture(scope="module")
 def ui_airflow(local_stack: Stack) -> Iterator[Any]:
-    """A running Airflow UI on the local stack, with a user to log in as (``.api_url``, ``.password``).
-
-    The one place that starts it: when ``rdfox-pipeline local up --airflow`` lands, this becomes that command
-    (its URL and generated admin password) and the tests stay as they are.
-    """
-    import secrets
+    """Airflow as ``rdfox-pipeline local up --airflow`` starts it (``start_airflow``): the UI with a login,
+    the user ``admin`` and the password it generated into the state directory."""
+    from rdfox_local.stack.airflow_services import start_airflow
 
     # Other e2e modules' uploads queued S3 events: the asset watcher must not start their runs beside ours.
     queue_url = local_stack.stack.state().resources["jobspec_queue_url"]
     local_stack.demo.sqs.purge_queue(QueueUrl=queue_url)
-    services = _airflow_class()(local_stack.stack, secrets.token_urlsafe(16))
-    services.start(timeout=420)
+    services = start_airflow(local_stack.stack, auth=True, timeout=420)
+    services.password = services.admin_password()
     try:
         yield services
     finally:
