@@ -179,6 +179,9 @@ def test_scheduled_write_throttled_after_creation_is_retried_on_the_same_pod(
     job: Job, k8s_emulator: K8sEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     refused = _throttle_update(monkeypatch, "pod_name")
+    # A pod that is still reasoning when the retry comes: on a busy machine the sample pod could finish
+    # between the two tries, and the retry would then take up a finished pod instead of reattaching.
+    job.registration["jobspec"]["images"] = {"rdfox": "example.test/reasons-for-an-hour:1"}
     try:
         with pytest.raises(Exception, match="injected throttling"):
             _operator(job).execute(job.context(1))
