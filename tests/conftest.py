@@ -27,6 +27,9 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO_ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(_AIRFLOW_HOME / "logs"))
+# The DAG file's import timeout is wall-clock (30 s by default): on a 2-core machine shared by several test
+# runs, an import that takes 4 s of CPU can take longer than that. The local stack allows 120 s likewise.
+os.environ.setdefault("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "240")
 # Never let a test reach real AWS, whatever the developer's environment holds.
 for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_var, None)
@@ -171,3 +174,34 @@ def no_resume_floor(monkeypatch: pytest.MonkeyPatch) -> None:
     from rdfox_pipeline.triggers import resume_floor
 
     monkeypatch.setattr(resume_floor, "RESUME_FLOOR_SECONDS", 0.0)
+
+
+# The modules that start a live Airflow (scheduler, triggerer, api-server, dag-processor), longest first: they
+# take minutes each, so they are handed out first (`make test` passes --no-loadscope-reorder, which keeps this
+# order; xdist would otherwise hand out the modules with the most tests first and these few-test ones last,
+# leaving one worker running the longest of them alone at the end).
+LIVE_AIRFLOW_MODULES = (
+    "tests/e2e/test_upload_burst.py",
+    "tests/faults/test_live_airflow.py",
+    "tests/e2e/test_scheduler_e2e.py",
+    "tests/e2e/test_ui_browser.py",
+)
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Live-Airflow modules first, then the other modules with a slow test, then the rest (each group in
+    collection order; a module's tests stay together and in their order)."""
+    rank: dict[str, tuple[int, int]] = {}
+    for item in items:
+        module = _module(item)
+        if module in LIVE_AIRFLOW_MODULES:
+            rank[module] = (0, LIVE_AIRFLOW_MODULES.index(module))
+        elif item.get_closest_marker("slow"):
+            rank[module] = (1, 0)
+        else:
+            rank.setdefault(module, (2, 0))
+    items.sort(key=lambda item: rank[_module(item)])  # stable

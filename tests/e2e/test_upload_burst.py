@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from rdfox_pipeline.pod.names import pod_name_for
 
 from bench._airflow_services import AirflowServices
 from tests.e2e.conftest import wait_for
+from tests.k8s_audit import pods_created_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(3300)]
 
@@ -57,15 +57,7 @@ class Burst:
             return json.loads(response.read() or b"{}")
 
     def pods_created_for(self, job_id: str) -> list[str]:
-        """Every pod ever created for the job (the Kubernetes emulator's audit log: deleted ones too)."""
-        audit = self.stack.k8s_dir / "state" / "audit.jsonl"
-        prefix = pod_name_for(job_id) + "-"
-        entries = [json.loads(line) for line in audit.read_text().splitlines() if line.strip()]
-        return [
-            e["name"]
-            for e in entries
-            if e["method"] == "POST" and e["code"] == 201 and str(e.get("name", "")).startswith(prefix)
-        ]
+        return pods_created_for(self.stack.k8s_dir, job_id)
 
     def loads(self) -> dict[str, str]:
         """Every load the Neptune emulator was asked for: load id -> its source."""

@@ -1,8 +1,10 @@
 """Fault-test fixtures: an AWS world of our own (moto's server as a process, provisioned like the local stack)
 and a context-like dict to call operators' ``execute`` with, as a worker would.
 
-Each module gets its own moto server: the settings live in SSM under one fixed path, so sharing a server with
-other test modules would let their settings leak into ours.
+One moto server per test process (xdist worker), reset at the start of each module: the settings live in SSM
+under one fixed path, so a module must not see another's settings, records or messages. A reset empties
+every service as a new server would, without the second or two a server start costs (tests of one worker run
+one at a time; ``--dist loadfile`` keeps a module on one worker).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import logging
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -126,12 +129,33 @@ def start_moto(log_dir: Path) -> tuple[Any, str]:
     return proc, url
 
 
-@pytest.fixture(scope="module")
-def aws_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsWorld]:
-    """This module's moto server with the pipeline's buckets, job table, topic (+ queue) and settings."""
-    from rdfox_local.compose_setup import LocalProvisioner, LocalStackConfig
-
+@pytest.fixture(scope="session")
+def fault_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The fault modules' moto server (not the integration tests' ``moto_server``); yields its URL."""
     proc, url = start_moto(tmp_path_factory.mktemp("moto"))
+    try:
+        yield url
+    finally:
+        stop_process(proc)
+
+
+def reset_moto(url: str) -> None:
+    """Empty every moto service, as a freshly started server is."""
+    request = urllib.request.Request(f"{url}/moto-api/reset", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=30):  # a loopback URL of our own server
+        pass
+
+
+@pytest.fixture(scope="module")
+def aws_world(fault_moto: str) -> Iterator[AwsWorld]:
+    """This module's AWS world: the shared moto server, emptied, then the pipeline's buckets, job table, topic
+    (+ queue) and settings."""
+    from rdfox_local.compose_setup import LocalProvisioner, LocalStackConfig
+    from rdfox_pipeline.aws.settings_loader import clear_settings_cache
+
+    url = fault_moto
+    reset_moto(url)
+    clear_settings_cache()  # the previous module's SSM layer, if it read one
     mp = pytest.MonkeyPatch()
     try:
         mp.setenv("AWS_ENDPOINT_URL", url)
@@ -172,4 +196,4 @@ def aws_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsWorld]:
         yield AwsWorld(url, resources, session)
     finally:
         mp.undo()
-        stop_process(proc)
+        clear_settings_cache()

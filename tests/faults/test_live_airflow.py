@@ -33,9 +33,10 @@ from typing import Any
 
 import pytest
 from rdfox_pipeline.pod.manifest import LABEL_JOB_ID
-from rdfox_pipeline.pod.names import label_value, pod_name_for
+from rdfox_pipeline.pod.names import label_value
 
 from bench._airflow_services import AirflowServices, faulty_stack
+from tests.k8s_audit import pods_created_for
 
 # The batch runs in the first test's setup: its timeout covers stack, services and five runs on a busy box.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -78,15 +79,7 @@ class Batch:
         return [p for p in items if (p["metadata"].get("labels") or {}).get(LABEL_JOB_ID) == label]
 
     def pods_created_for(self, job_id: str) -> list[str]:
-        """Names of every pod ever created for the job, from the emulator's audit log (deleted ones too)."""
-        audit = self.stack.k8s_dir / "state" / "audit.jsonl"
-        prefix = pod_name_for(job_id) + "-"
-        entries = [json.loads(line) for line in audit.read_text().splitlines() if line.strip()]
-        return [
-            e["name"]
-            for e in entries
-            if e["method"] == "POST" and e["code"] == 201 and str(e.get("name", "")).startswith(prefix)
-        ]
+        return pods_created_for(self.stack.k8s_dir, job_id)
 
     def pod_log(self, pod: dict[str, Any], container: str) -> str:
         meta = pod["metadata"]

@@ -116,28 +116,31 @@ def run_trigger(trigger: Any) -> list[Any]:
     return asyncio.run(collect())
 
 
-def test_log_sensor_deferral_timeout_records_inference_failed(dag: Any, job: Job) -> None:
-    job.at("SCHEDULED")
-    exc = resume_failed(dag, "parse_rdfox_log", "Trigger timeout")
-    fail(dag, job.ti("parse_rdfox_log"), exc)
+@pytest.mark.parametrize(
+    ("status", "task_id", "error", "expected"),
+    [
+        (  # a deferral that reached its timeout
+            "SCHEDULED", "parse_rdfox_log", "Trigger timeout",
+            ("INFERENCE_FAILED",
+             "AirflowSensorTimeout: Trigger timeout (the deferred wait reached its timeout)"),
+        ),
+        (  # a trigger that crashed
+            "NEPTUNE_LOAD_IN_PROGRESS", "wait_for_neptune_load", "Trigger failure",
+            ("NEPTUNE_LOAD_FAILED",
+             "TaskDeferralError: Trigger failure (the trigger crashed; the task log has its traceback)"),
+        ),
+    ],
+    ids=["deferral-timeout", "trigger-crash"],
+)  # fmt: skip
+def test_failed_deferral_records_the_failure(
+    dag: Any, job: Job, status: str, task_id: str, error: str, expected: tuple[str, str]
+) -> None:
+    job.at(status)
+    exc = resume_failed(dag, task_id, error)
+    fail(dag, job.ti(task_id), exc)
     record = job.record
-    assert record["job_status"] == "INFERENCE_FAILED"
-    assert record["error_reason"] == (
-        "parse_rdfox_log failed while SCHEDULED: AirflowSensorTimeout: Trigger timeout "
-        "(the deferred wait reached its timeout)"
-    )
-
-
-def test_trigger_crash_records_the_failure(dag: Any, job: Job) -> None:
-    job.at("NEPTUNE_LOAD_IN_PROGRESS")
-    exc = resume_failed(dag, "wait_for_neptune_load", "Trigger failure")
-    fail(dag, job.ti("wait_for_neptune_load"), exc)
-    record = job.record
-    assert record["job_status"] == "NEPTUNE_LOAD_FAILED"
-    assert record["error_reason"] == (
-        "wait_for_neptune_load failed while NEPTUNE_LOAD_IN_PROGRESS: TaskDeferralError: Trigger failure "
-        "(the trigger crashed; the task log has its traceback)"
-    )
+    assert record["job_status"] == expected[0]
+    assert record["error_reason"] == f"{task_id} failed while {status}: {expected[1]}"
 
 
 def _sensor(load_id: str, neptune: NeptuneEmulator) -> Any:

@@ -41,7 +41,10 @@ def topic_and_queue(aws_default_connection: str) -> tuple[str, str]:
 
 
 def _receive(queue_url: str, expected: int, wait_seconds: int = 5) -> list[dict]:
-    """Up to ``expected`` envelopes (fewer if the wait runs out), each deleted once read."""
+    """Up to ``expected`` envelopes (fewer if a long poll comes back empty), each deleted once read.
+
+    One empty long poll ends the wait: moto's SNS delivers to the queue before Publish returns, so a message
+    not there after ``wait_seconds`` is not coming (tests that expect fewer than ``expected`` wait once)."""
     sqs = boto3.client("sqs")
     envelopes: list[dict] = []
     for _ in range(3):
@@ -50,6 +53,8 @@ def _receive(queue_url: str, expected: int, wait_seconds: int = 5) -> list[dict]
         response = sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
         )
+        if not response.get("Messages"):
+            break
         for message in response.get("Messages", []):
             envelopes.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -392,6 +397,8 @@ def _fifo_messages(queue_url: str) -> list[dict]:
         response = sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
         )
+        if not response.get("Messages"):
+            break  # an empty long poll: nothing more is coming (see _receive)
         for message in response.get("Messages", []):
             messages.append(message)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -139,6 +139,18 @@ def _delete_pods(emulator: K8sEmulator, names: list[str]) -> None:
             emulator.client().delete_namespaced_pod(name, "rdfox")
 
 
+@pytest.fixture
+def no_kubernetes_api_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider's Kubernetes API retries (5 attempts, 1 to 15 s apart: 15 s on a dead API) without the
+    waits: the attempts still happen, the test does not sleep through them. The product's policy is the
+    provider's default ([workers] api_retries / api_retry_wait_*), unchanged."""
+    import tenacity
+    from airflow.providers.cncf.kubernetes import kubernetes_helper_functions
+
+    monkeypatch.setattr(kubernetes_helper_functions, "_default_wait", tenacity.wait_none())
+
+
+@pytest.mark.usefixtures("no_kubernetes_api_backoff")
 def test_kubernetes_api_unreachable_before_the_pod_exists_is_retried(
     job: Job, k8s_emulator: K8sEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -167,6 +179,9 @@ def test_scheduled_write_throttled_after_creation_is_retried_on_the_same_pod(
     job: Job, k8s_emulator: K8sEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     refused = _throttle_update(monkeypatch, "pod_name")
+    # A pod that is still reasoning when the retry comes: on a busy machine the sample pod could finish
+    # between the two tries, and the retry would then take up a finished pod instead of reattaching.
+    job.registration["jobspec"]["images"] = {"rdfox": "example.test/reasons-for-an-hour:1"}
     try:
         with pytest.raises(Exception, match="injected throttling"):
             _operator(job).execute(job.context(1))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -151,11 +150,12 @@ def test_params_schema(dag) -> None:
         jsonschema.validate(["not", "an", "object"], schema_jobspec)
 
 
-def _import_in_fresh_process(extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Parse the DAG file in a new interpreter where every socket connect/resolve raises."""
+def _parse_in_fresh_process(queue_urls: list[str]) -> subprocess.CompletedProcess[str]:
+    """Parse the DAG file in a new interpreter where every socket connect/resolve raises, once per queue URL
+    (the file reads it when parsed, so one interpreter serves every case: Airflow is imported once)."""
     code = textwrap.dedent(
         f"""
-        import json, socket, sys
+        import json, os, socket, sys
 
         def forbidden(*args, **kwargs):
             raise AssertionError("socket use at DAG parse time: " + repr(args[:2]))
@@ -167,22 +167,26 @@ def _import_in_fresh_process(extra_env: dict[str, str]) -> subprocess.CompletedP
 
         from rdfox_pipeline.compat import dag_bag_class
 
-        bag = dag_bag_class()(dag_folder={str(DAG_FILE)!r})
-        print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}},
-                           "dags": sorted(bag.dags), "schedule": str(bag.dags[{DAG_ID!r}].timetable)
-                           if {DAG_ID!r} in bag.dags else None}}))
+        for queue_url in {queue_urls!r}:
+            os.environ["RDFOX_PIPELINE_JOBSPEC_QUEUE_URL"] = queue_url
+            bag = dag_bag_class()(dag_folder={str(DAG_FILE)!r})
+            print(json.dumps({{"queue_url": queue_url,
+                               "errors": {{k: str(v) for k, v in bag.import_errors.items()}},
+                               "dags": sorted(bag.dags), "schedule": str(bag.dags[{DAG_ID!r}].timetable)
+                               if {DAG_ID!r} in bag.dags else None}}))
         """
     )
-    env = {**os.environ, **extra_env}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("queue_url", ["", "https://sqs.eu-west-2.amazonaws.com/123456789012/jobspecs"])
-def test_parse_opens_no_socket(queue_url: str) -> None:
-    done = _import_in_fresh_process({"RDFOX_PIPELINE_JOBSPEC_QUEUE_URL": queue_url})
+def test_parse_opens_no_socket() -> None:
+    queue_urls = ["", "https://sqs.eu-west-2.amazonaws.com/123456789012/jobspecs"]
+    done = _parse_in_fresh_process(queue_urls)
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["errors"] == {}
-    assert result["dags"] == [DAG_ID]
-    # With a queue configured the DAG is asset-scheduled (the SQS watcher); without one, manual only.
-    assert ("Asset" in result["schedule"]) == bool(queue_url), result["schedule"]
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{"queue_url"')]
+    assert [r["queue_url"] for r in results] == queue_urls, done.stdout[-3000:]
+    for result in results:
+        assert result["errors"] == {}
+        assert result["dags"] == [DAG_ID]
+        # With a queue configured the DAG is asset-scheduled (the SQS watcher); without one, manual only.
+        assert ("Asset" in result["schedule"]) == bool(result["queue_url"]), result
