@@ -16,12 +16,7 @@ pytestmark = pytest.mark.usefixtures("cli_stdout_only")
 BUCKET = "submit-input"
 
 
-def test_dry_run_prints_the_validated_jobspec(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A jobspec may name the buckets only as the deployment's own (the trust boundary).
-    monkeypatch.setenv("INPUT_BUCKET", "in-b")
-    monkeypatch.setenv("OUTPUT_BUCKET", "out-b")
+def test_dry_run_prints_the_validated_jobspec(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
         [
             "submit", "--dataset", "FRAUD", "--name", "q3", "--cores", "8", "--memory", "32Gi",
@@ -67,10 +62,22 @@ def test_what_the_run_would_refuse_is_refused_before_anything_starts(
 ) -> None:  # fmt: skip
     monkeypatch.setenv("INPUT_BUCKET", BUCKET)
     # Port 9 (discard): had the trigger been sent, the error would be a refused connection instead.
-    extra = {"--dry-run": ["--dry-run"], "--trigger": ["--trigger", "--airflow-url", "http://127.0.0.1:9"]}
+    extra = {
+        "--dry-run": ["--dry-run", "--ssm"],
+        "--trigger": ["--trigger", "--ssm", "--airflow-url", "http://127.0.0.1:9"],
+    }
     assert main(["submit", "--dataset", "OK", *args, *extra.get(mode, [])]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "the run would refuse this jobspec" in err and named in err, err
+
+
+def test_without_the_deployments_settings_a_closed_field_is_left_to_the_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--dry-run without --ssm cannot know the deployment's buckets: the form is checked, not them."""
+    monkeypatch.delenv("INPUT_BUCKET", raising=False)
+    assert main(["submit", "--dataset", "OK", "--job-bucket", "the-deployments-bucket", "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out)["job_bucket"] == "the-deployments-bucket"
 
 
 def test_trigger_needs_an_http_url(capsys: pytest.CaptureFixture[str]) -> None:

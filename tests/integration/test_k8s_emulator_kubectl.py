@@ -278,3 +278,11 @@ def test_kubectl_gets_namespaces_and_nodes(k8s_emulator_process: K8sEmulator) ->
     unknown = _kubectl(k8s_emulator_process, "get", "--raw", "/apis/example.com/v1/widgets")
     assert unknown.returncode != 0
     assert "(NotFound)" in unknown.stderr, unknown.stderr
+
+
+def test_the_kubernetes_client_reads_the_node(k8s_emulator_process: K8sEmulator) -> None:
+    """The pod operator reads the pod's node for its instance type (the record's worker_node_type): the
+    Python client refuses a Node that lacks a field the API requires."""
+    node = k8s_emulator_process.client().read_node("emulated-node")
+    assert node.metadata.labels["node.kubernetes.io/instance-type"] == "emulated.local"
+    assert node.status.node_info.kubelet_version.startswith("v1.")

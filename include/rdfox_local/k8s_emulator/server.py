@@ -145,7 +145,20 @@ class Cluster:
                 "allocatable": self.capacity.as_quantities(),
                 "addresses": [{"type": "InternalIP", "address": NODE_IP}],
                 "conditions": [{"type": "Ready", "status": "True"}],
-                "nodeInfo": {"kubeletVersion": "v1.31.0-rdfox-emulator", "operatingSystem": "linux"},
+                # Every field the API marks required: the Kubernetes Python client refuses a Node without
+                # them (the pod operator reads the node for its instance type).
+                "nodeInfo": {
+                    "architecture": "amd64",
+                    "bootID": "emulated-node",
+                    "containerRuntimeVersion": "rdfox-emulator://1",
+                    "kernelVersion": "emulated",
+                    "kubeProxyVersion": "v1.31.0-rdfox-emulator",
+                    "kubeletVersion": "v1.31.0-rdfox-emulator",
+                    "machineID": "emulated-node",
+                    "operatingSystem": "linux",
+                    "osImage": "rdfox-pipeline Kubernetes emulator",
+                    "systemUUID": "emulated-node",
+                },
             },
         }
 

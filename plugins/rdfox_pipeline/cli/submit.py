@@ -1,8 +1,9 @@
 """`rdfox-pipeline submit`: build and validate a jobspec, upload it, or trigger the run and wait.
 
 The jobspec is checked as the run will check it (``domain/jobspec_policy.py``: trust boundary and caps)
-before anything is uploaded or triggered, against the deployment's settings: SSM and the environment for an
-upload, the environment (and SSM with ``--ssm``) for ``--dry-run`` and ``--trigger``.
+before anything is uploaded or triggered, against the deployment's settings (SSM, then the environment):
+always for an upload, with ``--ssm`` for ``--dry-run`` and ``--trigger`` (without it they check the jobspec's
+form only, and the run's register_job refuses what the deployment does not allow, before any pod).
 
 Two ways to start the job, never both (that would run it twice):
 
@@ -52,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--ssm",
         action="store_true",
-        help="check the jobspec against the settings in SSM too, as the run will (an upload always does)",
+        help="with --dry-run/--trigger: check the jobspec against the deployment's settings (SSM, then the "
+        "environment) as the run will; an upload always does",
     )
     parser.add_argument(
         "--trigger",
@@ -98,8 +100,7 @@ def build_jobspec(args: argparse.Namespace) -> dict[str, Any]:
 def check_as_a_run_would(jobspec: dict[str, Any], settings: Any, *, pod_start: bool) -> None:
     """The run's own checks (domain/jobspec_policy.py): trust boundary and caps; CliError naming the field.
 
-    ``pod_start``: also the settings a pod needs, checked only against the deployment's settings (SSM),
-    which the environment of the machine submitting the job may not hold.
+    ``pod_start``: also the settings a pod needs (IMAGE_REGISTRY_ALLOWLIST outside the local stack).
     """
     from rdfox_pipeline.domain.jobspec import JobSpecError
     from rdfox_pipeline.domain.jobspec_policy import check_pod_start, parse_jobspec_for_run
@@ -231,9 +232,12 @@ def submit_command(args: argparse.Namespace) -> int:
     from rdfox_pipeline.cli.jobspec import operator_settings, ssm_layer
 
     uploading = not (args.dry_run or args.trigger)
-    # An upload reads SSM anyway (the input bucket); the other modes only when asked (--ssm).
-    settings = _settings() if uploading else operator_settings(ssm_layer(args.ssm))
-    check_as_a_run_would(jobspec, settings, pod_start=uploading or args.ssm)
+    # The run's checks need the deployment's settings: an upload reads them (SSM, then the environment) for
+    # the input bucket anyway; --dry-run and --trigger only with --ssm. Without them a closed field such as
+    # --job-bucket cannot be compared with the deployment's value, so the run's own check decides.
+    settings = _settings() if uploading else operator_settings(ssm_layer(True)) if args.ssm else None
+    if settings is not None:
+        check_as_a_run_would(jobspec, settings, pod_start=True)
     if args.dry_run:
         print(json.dumps(jobspec, indent=2))
         return 0
