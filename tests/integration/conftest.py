@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.conftest import TEST_REGION, free_port, start_process, stop_process, wait_for_http
@@ -175,3 +176,15 @@ from tests.integration.k8s_emulator_fixtures import k8s_emulator, k8s_emulator_p
 
 # One job of the RDFox pod operator run in-process on the emulator (issue 13, scenarios 3 and 4).
 from tests.integration.pod_job_fixtures import pod_world  # noqa: E402, F401
+
+
+@pytest.fixture
+def topic_and_queue(aws_default_connection: str) -> tuple[str, str]:
+    """A topic with an SQS subscription (raw delivery off: the queue gets the SNS envelope and attributes)."""
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    suffix = uuid.uuid4().hex[:10]
+    topic_arn = sns.create_topic(Name=f"bulkload-{suffix}")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"notes-{suffix}")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=attributes["QueueArn"])
+    return topic_arn, queue_url

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,17 +77,6 @@ def neptune(roles_emulator: NeptuneEmulator, monkeypatch: pytest.MonkeyPatch) ->
     return roles_emulator
 
 
-@pytest.fixture
-def topic_queue(aws_default_connection: str) -> tuple[str, str]:
-    sns, sqs = boto3.client("sns"), boto3.client("sqs")
-    suffix = uuid.uuid4().hex[:8]
-    topic = sns.create_topic(Name=f"roles-{suffix}")["TopicArn"]
-    queue = sqs.create_queue(QueueName=f"roles-{suffix}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    return topic, queue
-
-
 def _with_data(job: Job) -> str:
     """Put one data file under the job's data/ prefix; returns the prefix's S3 URI."""
     record = job.record
@@ -132,11 +120,13 @@ def _messages(queue: str) -> list[str]:
     return bodies
 
 
-def _assert_failed_and_notified(dag: Any, job: Job, topic_queue: tuple[str, str], role: str, **states: str):
+def _assert_failed_and_notified(
+    dag: Any, job: Job, topic_and_queue: tuple[str, str], role: str, **states: str
+):
     record = job.record
     assert record["job_status"] == "NEPTUNE_LOAD_FAILED"
     assert role in record["error_reason"] and job.output_bucket in record["error_reason"]
-    topic, queue = topic_queue
+    topic, queue = topic_and_queue
     _notify_failure(dag, job, topic, **states)
     [message] = _messages(queue)
     assert role in message and job.output_bucket in message
@@ -145,7 +135,7 @@ def _assert_failed_and_notified(dag: Any, job: Job, topic_queue: tuple[str, str]
 
 
 def test_a_role_not_attached_to_the_cluster_is_refused_and_the_job_fails(
-    dag: Any, job: Job, neptune: NeptuneEmulator, topic_queue: tuple[str, str]
+    dag: Any, job: Job, neptune: NeptuneEmulator, topic_and_queue: tuple[str, str]
 ) -> None:
     _with_data(job)
     job.at("INFERENCE_COMPLETE")
@@ -155,12 +145,14 @@ def test_a_role_not_attached_to_the_cluster_is_refused_and_the_job_fails(
         _start(job, UNATTACHED_ROLE)
     assert neptune.list_load_ids() == []  # refused before any load exists
     fail(dag, job.ti("start_neptune_load"), caught.value)
-    record = _assert_failed_and_notified(dag, job, topic_queue, UNATTACHED_ROLE, start_neptune_load="failed")
+    record = _assert_failed_and_notified(
+        dag, job, topic_and_queue, UNATTACHED_ROLE, start_neptune_load="failed"
+    )
     assert "NeptuneRequestRejected" in record["error_reason"]
 
 
 def test_a_role_that_cannot_list_the_bucket_is_refused_at_start(
-    dag: Any, job: Job, neptune: NeptuneEmulator, topic_queue: tuple[str, str]
+    dag: Any, job: Job, neptune: NeptuneEmulator, topic_and_queue: tuple[str, str]
 ) -> None:
     source = _with_data(job)
     job.at("INFERENCE_COMPLETE")
@@ -173,11 +165,11 @@ def test_a_role_that_cannot_list_the_bucket_is_refused_at_start(
             source=source, format="ntriples", s3BucketRegion=TEST_REGION, iamRoleArn=OTHER_BUCKET_ROLE
         )
     fail(dag, job.ti("start_neptune_load"), caught.value)
-    _assert_failed_and_notified(dag, job, topic_queue, OTHER_BUCKET_ROLE, start_neptune_load="failed")
+    _assert_failed_and_notified(dag, job, topic_and_queue, OTHER_BUCKET_ROLE, start_neptune_load="failed")
 
 
 def test_a_role_that_cannot_read_the_objects_fails_the_load(
-    dag: Any, job: Job, neptune: NeptuneEmulator, topic_queue: tuple[str, str]
+    dag: Any, job: Job, neptune: NeptuneEmulator, topic_and_queue: tuple[str, str]
 ) -> None:
     from rdfox_pipeline.sensors.neptune_load_status import NeptuneLoadStatusSensor
 
@@ -194,7 +186,7 @@ def test_a_role_that_cannot_read_the_objects_fails_the_load(
     with pytest.raises(AirflowFailException, match="LOAD_S3_ACCESS_DENIED_ERROR") as caught:
         sensor.poke({})
     fail(dag, job.ti("wait_for_neptune_load"), caught.value)
-    _assert_failed_and_notified(dag, job, topic_queue, LIST_ONLY_ROLE, wait_for_neptune_load="failed")
+    _assert_failed_and_notified(dag, job, topic_and_queue, LIST_ONLY_ROLE, wait_for_neptune_load="failed")
 
 
 def test_policies_are_evaluated_deny_first_with_wildcards(

@@ -28,18 +28,6 @@ def table(aws_default_connection: str) -> str:
     return name
 
 
-@pytest.fixture
-def topic_and_queue(aws_default_connection: str) -> tuple[str, str]:
-    """A topic with an SQS subscription (raw delivery off: the queue gets the SNS envelope and attributes)."""
-    sns, sqs = boto3.client("sns"), boto3.client("sqs")
-    suffix = uuid.uuid4().hex[:10]
-    topic_arn = sns.create_topic(Name=f"bulkload-{suffix}")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=f"notes-{suffix}")["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=attributes["QueueArn"])
-    return topic_arn, queue_url
-
-
 def _receive(queue_url: str, expected: int, wait_seconds: int = 5) -> list[dict]:
     """Up to ``expected`` envelopes (fewer if a long poll comes back empty), each deleted once read.
 
