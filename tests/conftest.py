@@ -30,6 +30,10 @@ os.environ.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(_AIRFLOW_HOME / "
 # The DAG file's import timeout is wall-clock (30 s by default): on a 2-core machine shared by several test
 # runs, an import that takes 4 s of CPU can take longer than that. The local stack allows 120 s likewise.
 os.environ.setdefault("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "240")
+# As the local stack runs: AWS hooks' sessions share botocore's parsed data (aws/session_factory.py).
+os.environ.setdefault(
+    "AIRFLOW__AWS__SESSION_FACTORY", "rdfox_pipeline.aws.session_factory.SharedLoaderSessionFactory"
+)
 # Never let a test reach real AWS, whatever the developer's environment holds.
 for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_var, None)

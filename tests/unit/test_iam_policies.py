@@ -69,6 +69,8 @@ AWS_PROVIDER_MODULES = ("airflow.providers.amazon.", "airflow.providers.common.m
 PROVIDER_CLASS_ACTIONS: dict[str, tuple[str, ...]] = {
     # Only credentials and sessions: no API call of its own (a role's credentials need no permission).
     "AwsBaseHook": (),
+    # The session factory AwsBaseHook uses (rdfox_pipeline/aws/session_factory.py): sessions only, likewise.
+    "BaseSessionFactory": (),
     # Deferrable S3KeyTrigger/S3Hook.check_for_key: HEAD the key; a 404 (not a 403) needs ListBucket.
     "S3KeySensor": ("s3:GetObject", "s3:ListBucket"),
     "S3KeyTrigger": ("s3:GetObject", "s3:ListBucket"),
