@@ -4,6 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The suite starts hundreds of Python processes (Airflow's task processes, CLI calls, servers): without
+# bytecode each compiles Airflow and the providers from source again (2 to 4 times the CPU of an import).
+# So the venvs are compiled at install, and a PYTHONDONTWRITEBYTECODE from the environment is not passed on:
+# the project's own caches go to __pycache__ (ignored by git).
+unexport PYTHONDONTWRITEBYTECODE
+# Three test processes on two cores: much of a test's wall time is waiting (SQS long polls, pods and loads
+# progressing, Airflow's heartbeats), which a third process fills; four cost more CPU than they save
+# (docs/testing.md has the measurements).
+WORKERS ?= 3
 
 # The oldest Airflow we support is the newest Amazon MWAA offers; `make test-compat` runs there.
 MWAA_AIRFLOW ?= 3.0.6
@@ -29,7 +38,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
 # MWAA's Airflow and Python, with the versions the MWAA bundle pins (its constraints file).
@@ -38,18 +47,18 @@ install-compat: $(COMPAT_STAMP)
 $(COMPAT_STAMP): pyproject.toml $(MWAA_CONSTRAINTS) | $(STAMP)
 	@test -n "$(MWAA_PYTHON_BIN)" || { echo "no Python $(MWAA_PYTHON) found (PATH, ~/.pyenv/versions): install one" >&2; exit 1; }
 	$(BIN)/uv venv --quiet --allow-existing --no-python-downloads --python $(MWAA_PYTHON_BIN) $(COMPAT_VENV)
-	$(BIN)/uv pip install --quiet --python $(COMPAT_VENV)/bin/python --constraint $(MWAA_CONSTRAINTS) \
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(COMPAT_VENV)/bin/python --constraint $(MWAA_CONSTRAINTS) \
 		-e '.[dev]' 'apache-airflow==$(MWAA_AIRFLOW)'
 	touch $(COMPAT_STAMP)
 
 # Everything on the newest supported Airflow; the MWAA bundle's own checks run in test-compat.
 # --no-loadscope-reorder: modules are handed out in tests/conftest.py's order, the live-Airflow ones first.
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m 'not mwaa' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder -m 'not mwaa' $(PYTEST_ARGS)
 
 # The tier to run before every commit: everything not marked slow, e2e or mwaa (under 3 minutes on 2 cores).
 test-fast: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m 'not slow and not e2e and not mwaa' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m 'not slow and not e2e and not mwaa' $(PYTEST_ARGS)
 
 # DAG parsing, plugin loading, the operators' tests, jobs under a real scheduler and triggerer, and one whole
 # job from the MWAA bundle, under MWAA's Airflow on MWAA's Python (the tests marked compat or mwaa).
